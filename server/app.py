@@ -1,0 +1,69 @@
+"""create_app(settings) -> Starlette: the composition root, the only module that knows every part."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+import web
+from server.db import open_database
+from server.graphql.http import GraphQLEndpoint
+from server.graphql.schema import build_schema
+from server.services.usage import LastUsed
+from server.settings import Settings
+
+WEB = Path(web.__file__).parent
+
+# GraphiQL renders its editor with inline styles, hence 'unsafe-inline' for
+# styles only; scripts come from our own origin and nothing else.
+GRAPHIQL_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette:
+    """The whole service. Without `manage_database` the caller (a test) has opened the database."""
+    last_used = LastUsed()
+    templates = Jinja2Templates(directory=WEB / "templates")
+
+    def graphiql(request: Request) -> Response:
+        response = templates.TemplateResponse(request, "graphiql.html", {"static": "/static"})
+        response.headers.update(
+            {"content-security-policy": GRAPHIQL_CSP, "x-frame-options": "DENY", "x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
+        )
+        return response
+
+    endpoint = GraphQLEndpoint(build_schema(settings), settings, last_used, graphiql)
+
+    async def home(request: Request) -> Response:
+        return PlainTextResponse("threemin is running. Partners send GraphQL to POST /graphql; open /graphql in a browser for GraphiQL.\n")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if not manage_database:
+            yield
+            return
+        async with open_database(settings, global_fallback=True):
+            async with last_used.flushing_every(settings.last_used_flush_seconds):
+                yield
+
+    app = Starlette(
+        routes=[
+            Route("/", home),
+            Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
+            Mount("/static", StaticFiles(directory=WEB / "static"), name="static"),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.last_used = last_used
+    return app

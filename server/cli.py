@@ -1,0 +1,281 @@
+"""`threemin serve | migrate | workspace | endpoint | partner | key | demo | export-schema | makemigrations`.
+
+Every command reads the same settings as `serve` (THREEMIN_* variables) and
+takes `--json` where a script may want the output. A key's plaintext is
+printed exactly once, by the command that issues it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shlex
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from server import keys
+from server.db import apply_migrations, make_migrations, open_database, pending_model_changes
+from server.errors import ThreeminError
+from server.fields import parse_spec
+from server.keys import Environment
+from server.services import keys as key_service
+from server.services import workspaces
+from server.services.audit import CLI
+from server.services.keys import KeyGrant
+from server.settings import Settings, resolve_secret_key
+
+Handler = Callable[[argparse.Namespace, Settings], Awaitable[int]]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        raise SystemExit(2)
+    settings = Settings.from_env()
+    if args.run is serve:
+        raise SystemExit(serve(args, settings))
+    try:
+        raise SystemExit(asyncio.run(args.run(args, settings)))
+    except ThreeminError as error:
+        fields = error.extensions.get("fields")
+        detail = "".join(f"\n  {name}: {why}" for name, why in (fields or {}).items())
+        print(f"error: {error.message}{detail}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def _out(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
+    print(json.dumps(data, indent=2) if args.json else text)
+
+
+# --- serve and the database -------------------------------------------------
+
+
+def serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from server.app import create_app
+
+    settings = resolve_secret_key(settings.replace(host=args.host or settings.host, port=args.port or settings.port))
+    print(f"threemin: serving on http://{settings.host}:{settings.port} (GraphiQL at /graphql)", file=sys.stderr)
+    # access_log off: uvicorn would log request lines as they came, and a
+    # partner who wrongly puts a key in a URL must not have it written to disk.
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
+    return 0
+
+
+async def migrate(args: argparse.Namespace, settings: Settings) -> int:
+    applied = await apply_migrations(settings)
+    print("applied: " + ", ".join(applied) if applied else "no migrations to apply")
+    return 0
+
+
+async def makemigrations(args: argparse.Namespace, settings: Settings) -> int:
+    if args.check:
+        missing = await pending_model_changes(settings.replace(database_url="sqlite://:memory:"))
+        if missing:
+            print("models changed without a migration: run `threemin makemigrations --name NAME`", file=sys.stderr)
+            return 1
+        print("migrations match the models")
+        return 0
+    for path in await make_migrations(settings.replace(database_url="sqlite://:memory:"), args.name):
+        print(f"created {path}")
+    return 0
+
+
+async def export_schema(args: argparse.Namespace, settings: Settings) -> int:
+    from server.graphql.schema import build_schema
+
+    text = build_schema(settings).as_str() + "\n"
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+# --- workspaces, endpoints, partners ----------------------------------------
+
+
+async def workspace_create(args: argparse.Namespace, settings: Settings) -> int:
+    async with open_database(settings):
+        workspace = await workspaces.create_workspace(args.name, CLI)
+    _out(args, {"id": workspace.id, "name": workspace.name}, f"workspace {workspace.id} ({workspace.name})")
+    return 0
+
+
+async def endpoint_create(args: argparse.Namespace, settings: Settings) -> int:
+    field_list = [parse_spec(spec) for spec in args.field or []]
+    if args.fields_json:
+        field_list += json.loads(args.fields_json)
+    async with open_database(settings):
+        workspace = await workspaces.get_workspace(args.workspace)
+        endpoint = await workspaces.create_endpoint(workspace.id, args.name, field_list, CLI)
+    _out(args, {"id": endpoint.id, "name": endpoint.name, "fields": endpoint.fields}, f"endpoint {endpoint.id} ({endpoint.name})")
+    return 0
+
+
+async def partner_create(args: argparse.Namespace, settings: Settings) -> int:
+    async with open_database(settings):
+        workspace = await workspaces.get_workspace(args.workspace)
+        partner = await workspaces.create_partner(workspace.id, args.name, CLI)
+    _out(args, {"id": partner.id, "name": partner.name}, f"partner {partner.id} ({partner.name})")
+    return 0
+
+
+# --- keys ---------------------------------------------------------------------
+
+
+def _names(value: str | None) -> list[str] | None:
+    return None if value is None else [name.strip() for name in value.split(",") if name.strip()]
+
+
+def _expiry(args: argparse.Namespace) -> datetime | None:
+    if args.expires_in_days is not None:
+        return datetime.now(timezone.utc) + timedelta(days=args.expires_in_days)
+    if args.expires:
+        return datetime.fromisoformat(args.expires)
+    return None
+
+
+async def key_issue(args: argparse.Namespace, settings: Settings) -> int:
+    settings = resolve_secret_key(settings)
+    grant = KeyGrant.parse(
+        _names(args.permissions) or [],
+        readable_fields=_names(args.readable_fields),
+        writable_fields=_names(args.writable_fields),
+        row_scope=args.scope,
+        expires_at=_expiry(args),
+    )
+    async with open_database(settings):
+        workspace = await workspaces.get_workspace(args.workspace)
+        key, plaintext = await key_service.issue_key(
+            workspace.id, args.partner, args.endpoint, Environment(args.env), grant, settings.secret_key, CLI
+        )
+    data = {"id": key.id, "key": plaintext, "environment": key.environment, "permissions": key.permissions}
+    _out(args, data, f"key {key.id}\n\n  {plaintext}\n\nThis is the only time the key is shown. Store it in a secret manager now.")
+    return 0
+
+
+async def key_set_active(args: argparse.Namespace, settings: Settings) -> int:
+    active = args.action == "reactivate"
+    async with open_database(settings):
+        key = await key_service.set_active(None, args.id, active, CLI)
+    state = "active" if key.active else "deactivated"
+    _out(args, {"id": key.id, "active": key.active}, f"key {key.id} ({keys.display(key.prefix, key.last4)}) is {state}")
+    return 0
+
+
+# --- demo -------------------------------------------------------------------
+
+
+async def demo(args: argparse.Namespace, settings: Settings) -> int:
+    settings = resolve_secret_key(settings)
+    everything = KeyGrant.parse(["create", "read", "update", "delete"])
+    async with open_database(settings):
+        workspace = await workspaces.create_workspace("Demo", CLI)
+        endpoint = await workspaces.create_endpoint(
+            workspace.id,
+            "orders",
+            [
+                {"name": "customer", "type": "string", "required": True},
+                {"name": "amount", "type": "number", "required": True},
+                {"name": "note", "type": "string"},
+            ],
+            CLI,
+        )
+        partner = await workspaces.create_partner(workspace.id, "Acme Shipping", CLI)
+        issued = {
+            env: await key_service.issue_key(workspace.id, partner.id, endpoint.id, env, everything, settings.secret_key, CLI)
+            for env in Environment
+        }
+    test_key, live_key = issued[Environment.TEST][1], issued[Environment.LIVE][1]
+    data = {"workspace": workspace.id, "endpoint": endpoint.id, "partner": partner.id, "test_key": test_key, "live_key": live_key}
+    _out(args, data, _demo_text(settings, endpoint.id, test_key, live_key))
+    return 0
+
+
+def _demo_text(settings: Settings, endpoint_id: str, test_key: str, live_key: str) -> str:
+    url = f"http://{settings.host}:{settings.port}/graphql"
+    create = {"query": f'mutation {{ createRecord(endpoint: "{endpoint_id}", data: {{customer: "Ada", amount: 42.5}}) {{ id createdAt data }} }}'}
+    read = {"query": f'{{ records(endpoint: "{endpoint_id}", first: 5) {{ edges {{ node {{ id data }} }} }} }}'}
+
+    def curl(body: dict[str, str]) -> str:
+        return f'curl -s {url} -H "Authorization: Bearer $THREEMIN_KEY" -H "Content-Type: application/json" \\\n  -d {shlex.quote(json.dumps(body))}'
+
+    return f"""Demo workspace ready: endpoint "orders" ({endpoint_id}) with fields customer, amount, note.
+
+Test key (sandbox data):  {test_key}
+Live key (production):    {live_key}
+These keys are shown only now. Start the server (threemin serve), then:
+
+export THREEMIN_KEY={test_key}
+{curl(create)}
+{curl(read)}
+"""
+
+
+# --- argument parsing ---------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="threemin", description="Collect partners' data with safely managed API keys.")
+    commands = parser.add_subparsers(title="commands")
+
+    def command(parent: Any, name: str, run: Handler | Callable[..., int], help: str, json_flag: bool = True) -> argparse.ArgumentParser:
+        sub = parent.add_parser(name, help=help, description=help)
+        sub.set_defaults(run=run)
+        if json_flag:
+            sub.add_argument("--json", action="store_true", help="machine-readable output")
+        return sub
+
+    sub = command(commands, "serve", serve, "Run the service (migrations are applied first).", json_flag=False)
+    sub.add_argument("--host", help="address to listen on (default 127.0.0.1, or THREEMIN_HOST)")
+    sub.add_argument("--port", type=int, help="port (default 8000, or THREEMIN_PORT)")
+    command(commands, "migrate", migrate, "Apply pending database migrations.", json_flag=False)
+    sub = command(commands, "makemigrations", makemigrations, "For developers: write a migration for changed models.", json_flag=False)
+    sub.add_argument("--name", help="name of the new migration")
+    sub.add_argument("--check", action="store_true", help="exit 1 if models changed without a migration")
+    sub = command(commands, "export-schema", export_schema, "Print the GraphQL schema (SDL).", json_flag=False)
+    sub.add_argument("--output", help="write to this file instead of standard output")
+
+    group = commands.add_parser("workspace", help="Workspaces.").add_subparsers(title="workspace commands")
+    sub = command(group, "create", workspace_create, "Create a workspace.")
+    sub.add_argument("name")
+
+    group = commands.add_parser("endpoint", help="Endpoints.").add_subparsers(title="endpoint commands")
+    sub = command(group, "create", endpoint_create, "Create an endpoint with its fields.")
+    sub.add_argument("name")
+    sub.add_argument("--field", action="append", metavar="NAME:TYPE[:required]", help="a field, e.g. amount:number:required (repeat)")
+    sub.add_argument("--fields-json", help="fields as a JSON list, for limits: [{\"name\":\"sku\",\"type\":\"string\",\"max_length\":20}]")
+    sub.add_argument("--workspace", help="workspace id (default: the only one)")
+
+    group = commands.add_parser("partner", help="Partners.").add_subparsers(title="partner commands")
+    sub = command(group, "create", partner_create, "Create a partner.")
+    sub.add_argument("name")
+    sub.add_argument("--workspace", help="workspace id (default: the only one)")
+
+    group = commands.add_parser("key", help="Collaboration keys.").add_subparsers(title="key commands")
+    sub = command(group, "issue", key_issue, "Issue a key; its secret is printed once.")
+    sub.add_argument("--endpoint", required=True, help="endpoint id (ep_…)")
+    sub.add_argument("--partner", required=True, help="partner id (pt_…)")
+    sub.add_argument("--env", required=True, choices=[e.value for e in Environment])
+    sub.add_argument("--permissions", required=True, help="comma-separated: create,read,update,delete")
+    sub.add_argument("--readable-fields", help="comma-separated field names the key may read (default: all)")
+    sub.add_argument("--writable-fields", help="comma-separated field names the key may write (default: all)")
+    sub.add_argument("--scope", default="all", choices=["all", "own"], help="own: only records of this partner")
+    sub.add_argument("--expires", help="expiry as ISO 8601 with a time zone, e.g. 2027-06-30T00:00:00Z")
+    sub.add_argument("--expires-in-days", type=int)
+    sub.add_argument("--workspace", help="workspace id (default: the only one)")
+    for action in ("deactivate", "reactivate"):
+        sub = command(group, action, key_set_active, f"{action.capitalize()} a key, effective on the next request.")
+        sub.add_argument("id", help="key id (key_…)")
+        sub.set_defaults(action=action)
+
+    sub = command(commands, "demo", demo, "Create a ready-to-try workspace with an endpoint, a partner and a test and a live key.")
+    return parser

@@ -1,0 +1,89 @@
+"""The error vocabulary: one exception per code in DESIGN.md's table.
+
+Services raise these; the GraphQL layer turns them into `extensions.code` (and
+an HTTP status where the table says so), the dashboard into a page. Messages
+are public: they must never contain a key, a session id or another tenant's
+data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ThreeminError(Exception):
+    code = "INTERNAL_ERROR"
+    status = 200
+    message = "Unexpected error."
+
+    def __init__(self, message: str | None = None, **extensions: Any) -> None:
+        self.message = message or self.message
+        self.extensions = extensions
+        super().__init__(self.message)
+
+    def as_extensions(self) -> dict[str, Any]:
+        return {"code": self.code, **self.extensions}
+
+
+class Unauthenticated(ThreeminError):
+    code = "UNAUTHENTICATED"
+    status = 401
+    message = "A valid key is required: send it as 'Authorization: Bearer tm_…'."
+
+
+class KeyDisabled(ThreeminError):
+    code = "KEY_DISABLED"
+    status = 401
+    message = "This key is deactivated."
+
+
+class KeyExpired(ThreeminError):
+    code = "KEY_EXPIRED"
+    status = 401
+    message = "This key has expired."
+
+
+class Forbidden(ThreeminError):
+    code = "FORBIDDEN"
+    message = "You are not allowed to do this."
+
+
+class FieldNotAllowed(ThreeminError):
+    code = "FIELD_NOT_ALLOWED"
+    message = "This key may not write some of these fields."
+
+
+class NotFound(ThreeminError):
+    code = "NOT_FOUND"
+    message = "Not found."
+
+
+class ValidationFailed(ThreeminError):
+    code = "VALIDATION_FAILED"
+    message = "The data does not fit the endpoint's fields."
+
+
+class RateLimited(ThreeminError):
+    code = "RATE_LIMITED"
+    status = 429
+    message = "Too many requests."
+
+
+class PayloadTooLarge(ThreeminError):
+    code = "PAYLOAD_TOO_LARGE"
+    status = 413
+    message = "The request is too large."
+
+
+class IdempotencyConflict(ThreeminError):
+    code = "IDEMPOTENCY_CONFLICT"
+    status = 409
+    message = "This Idempotency-Key was used with a different request."
+
+
+class BadRequest(ThreeminError):
+    """The HTTP request itself is unusable (not JSON, no query, a key in the URL)."""
+
+    code = "BAD_REQUEST"
+    status = 400
+    message = "Bad request."

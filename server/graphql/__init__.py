@@ -1,0 +1,1 @@
+"""The GraphQL API: one schema for partners, integrators and (later) the dashboard."""

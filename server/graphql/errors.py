@@ -1,0 +1,51 @@
+"""How errors leave the API: our vocabulary passes, anything unexpected is masked.
+
+A resolver's ThreeminError keeps its message and code. GraphQL's own errors
+(syntax, validation, variables, permission classes) are public by nature. Any
+other exception is replaced by "Unexpected error." and logged with the
+request id, so its text (SQL, paths, values) never reaches a caller.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from graphql import GraphQLError
+
+from server.errors import ThreeminError
+
+log = logging.getLogger("threemin.graphql")
+
+
+def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
+    original = error.original_error
+    out: dict[str, Any] = {"message": error.message}
+    if isinstance(original, ThreeminError):
+        out["message"] = original.message
+        extensions = original.as_extensions()
+    elif original is None or isinstance(original, GraphQLError):
+        extensions = dict(error.extensions or {})
+    else:
+        log.error("unexpected error in request %s", request_id, exc_info=original)
+        out["message"] = "Unexpected error."
+        extensions = {"code": "INTERNAL_ERROR", "requestId": request_id}
+    if error.locations:
+        out["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
+    if error.path:
+        out["path"] = error.path
+    if extensions:
+        out["extensions"] = extensions
+    return out
+
+
+def status_for(errors: Sequence[GraphQLError]) -> int:
+    """The HTTP status DESIGN.md's table gives an error (413, 429, 409…), else 200."""
+    statuses = [e.original_error.status for e in errors if isinstance(e.original_error, ThreeminError)]
+    return max((s for s in statuses if s != 200), default=200)
+
+
+def request_error(error: ThreeminError) -> dict[str, Any]:
+    """An error raised before execution (authentication, body size, bad JSON)."""
+    return {"message": error.message, "extensions": error.as_extensions()}

@@ -1,0 +1,135 @@
+"""GraphQL over HTTP for /graphql: limits, authentication, execution, status codes.
+
+A small transport of our own rather than strawberry's view, so that the order
+of checks is ours (cheapest first: key in URL, declared size, key, body, then
+GraphQL) and so that statuses follow DESIGN.md's table and the GraphQL over
+HTTP specification for both `application/json` and
+`application/graphql-response+json`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+import strawberry
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
+
+from server.auth import authenticate
+from server.errors import BadRequest, PayloadTooLarge, ThreeminError
+from server.graphql.context import Context
+from server.graphql.errors import format_error, request_error, status_for
+from server.services.usage import LastUsed
+from server.settings import Settings
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+
+
+class GraphQLEndpoint:
+    def __init__(self, schema: strawberry.Schema, settings: Settings, last_used: LastUsed, graphiql: Any) -> None:
+        self.schema = schema
+        self.settings = settings
+        self.last_used = last_used
+        self.graphiql = graphiql  # (request) -> Response, for browsers asking for the page
+
+    async def handle(self, request: Request) -> Response:
+        if request.method == "GET" and "query" not in request.query_params and _wants_html(request):
+            return self.graphiql(request)
+        request_id = secrets.token_hex(8)
+        media_type = GRAPHQL_RESPONSE if GRAPHQL_RESPONSE in request.headers.get("accept", "") else JSON
+        try:
+            return await self._handle(request, request_id, media_type)
+        except ThreeminError as error:
+            return _respond({"errors": [request_error(error)]}, error.status, media_type, request_id)
+
+    async def _handle(self, request: Request, request_id: str, media_type: str) -> Response:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.settings.max_body_bytes:
+            raise PayloadTooLarge(f"The body may be at most {self.settings.max_body_bytes} bytes.")
+        principal = await authenticate(request, self.settings)
+        if request.method == "GET":
+            params: dict[str, Any] = dict(request.query_params)
+            if params.get("variables"):
+                params["variables"] = _json(params["variables"].encode(), "variables")
+            allowed = (OperationType.QUERY,)
+        else:
+            if not request.headers.get("content-type", "").lower().startswith(JSON):
+                return _respond({"errors": [{"message": "Send the request as application/json.", "extensions": {"code": "BAD_REQUEST"}}]}, 415, media_type, request_id)
+            params = _json(await self._body(request), "body")
+            allowed = (OperationType.QUERY, OperationType.MUTATION)
+        query, variables, operation_name = _parse_params(params)
+        self.last_used.note(principal.key_id, datetime.now(timezone.utc))
+        context = Context(principal=principal, settings=self.settings, request_id=request_id, last_used=self.last_used)
+        try:
+            result = await self.schema.execute(
+                query,
+                variable_values=variables,
+                context_value=context,
+                operation_name=operation_name,
+                allowed_operation_types=allowed,
+            )
+        except InvalidOperationTypeError:
+            response = _respond({"errors": [{"message": "Only queries may be sent with GET; use POST.", "extensions": {"code": "BAD_REQUEST"}}]}, 405, media_type, request_id)
+            response.headers["allow"] = "POST"
+            return response
+        body: dict[str, Any] = {}
+        errors: list[GraphQLError] = list(result.errors or [])
+        status = status_for(errors)
+        if result.data is None and errors and all(e.path is None for e in errors):
+            # Failed before execution (parse, validation, variables): no data entry.
+            if media_type == GRAPHQL_RESPONSE:
+                status = 400
+        else:
+            body["data"] = result.data
+        if errors:
+            body["errors"] = [format_error(e, request_id) for e in errors]
+        return _respond(body, status, media_type, request_id)
+
+    async def _body(self, request: Request) -> bytes:
+        limit = self.settings.max_body_bytes
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"The body may be at most {limit} bytes.")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _wants_html(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept
+
+
+def _json(raw: bytes, what: str) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise BadRequest(f"The {what} is not valid JSON.") from None
+
+
+def _parse_params(params: Any) -> tuple[str, dict[str, Any] | None, str | None]:
+    if not isinstance(params, dict):
+        raise BadRequest("The body must be a JSON object with a 'query'.")
+    query, variables, operation_name = params.get("query"), params.get("variables"), params.get("operationName")
+    if not isinstance(query, str) or not query.strip():
+        raise BadRequest("The request has no 'query' string.")
+    if variables is not None and not isinstance(variables, dict):
+        raise BadRequest("'variables' must be a JSON object.")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise BadRequest("'operationName' must be a string.")
+    return query, variables, operation_name
+
+
+def _respond(body: dict[str, Any], status: int, media_type: str, request_id: str) -> Response:
+    headers = {"x-request-id": request_id, "cache-control": "no-store"}
+    if status == 401:
+        headers["www-authenticate"] = 'Bearer realm="threemin"'
+    return Response(orjson.dumps(body), status_code=status, media_type=media_type, headers=headers)

@@ -1,0 +1,92 @@
+"""Who may do what: operations, environments, fields and tenancy for a principal.
+
+Every path (the partner API, GraphiQL, later the dashboard) asks these
+functions, so the rules are judged once. They raise the error vocabulary of
+errors.py and never touch the database: callers load rows, the policy decides.
+
+Order matters for secrecy: an object outside the principal's reach answers
+NOT_FOUND whether or not it exists, and a missing operation answers FORBIDDEN
+before anything is looked up, so no answer depends on another tenant's data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from server.errors import FieldNotAllowed, Forbidden, NotFound
+from server.fields import FieldDefinition
+from server.keys import Environment
+
+
+class Permission(str, Enum):
+    CREATE = "create"
+    READ = "read"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+class RowScope(str, Enum):
+    ALL = "all"  # every record of the endpoint in the key's environment
+    OWN = "own"  # only the records this key's partner sent
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPrincipal:
+    """A partner program calling with a collaboration key."""
+
+    key_id: str
+    workspace_id: str
+    partner_id: str
+    partner_name: str
+    endpoint_id: str
+    endpoint_name: str
+    endpoint_fields: tuple[FieldDefinition, ...]
+    environment: Environment
+    permissions: frozenset[Permission]
+    readable_fields: frozenset[str] | None  # None: every field
+    writable_fields: frozenset[str] | None
+    row_scope: RowScope
+
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+
+Principal = KeyPrincipal
+
+
+def require(principal: Principal, permission: Permission) -> None:
+    if not principal.can(permission):
+        raise Forbidden(f"This key does not have the {permission.value.upper()} permission.")
+
+
+def require_endpoint(principal: Principal, endpoint_id: str) -> None:
+    """A key reaches one endpoint; any other id is 'not found', existing or not."""
+    if endpoint_id != principal.endpoint_id:
+        raise NotFound("No such endpoint.")
+
+
+def record_filter(principal: Principal) -> dict[str, Any]:
+    """The rows a principal may see: its endpoint, its environment, maybe its partner."""
+    scope: dict[str, Any] = {"endpoint_id": principal.endpoint_id, "environment": principal.environment.value}
+    if principal.row_scope is RowScope.OWN:
+        scope["partner_id"] = principal.partner_id
+    return scope
+
+
+def check_writable(principal: Principal, data: Any) -> None:
+    if principal.writable_fields is None or not isinstance(data, dict):
+        return
+    refused = sorted(name for name in data if name not in principal.writable_fields)
+    if refused:
+        raise FieldNotAllowed(
+            f"This key may not write: {', '.join(refused)}.",
+            fields={name: "this key may not write this field" for name in refused},
+        )
+
+
+def readable_view(principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
+    if principal.readable_fields is None:
+        return data
+    return {name: value for name, value in data.items() if name in principal.readable_fields}

@@ -1,0 +1,178 @@
+"""Records: the data partners send, read, update and delete.
+
+Every function takes the principal first and starts with policy checks, so a
+refused call has touched nothing. Reads always go through
+`policy.record_filter`: the environment and endpoint come from the key, never
+from the request, which is what keeps test and live data apart.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from tortoise.transactions import in_transaction
+
+from server import policy
+from server.errors import NotFound, PayloadTooLarge, ValidationFailed
+from server.fields import check_record
+from server.models import Record
+from server.policy import Permission, Principal
+
+COLUMNS = ("seq", "id", "endpoint_id", "environment", "partner_id", "data", "created_at", "updated_at")
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRow:
+    seq: int
+    id: str
+    endpoint_id: str
+    environment: str
+    partner_id: str
+    data: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    rows: list[RecordRow]
+    has_next_page: bool
+
+    @property
+    def end_cursor(self) -> str | None:
+        return encode_cursor(self.rows[-1].seq) if self.rows else None
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"r{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if raw[:1] == "r" and raw[1:].isdigit():
+            return int(raw[1:])
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise ValidationFailed("Invalid cursor.", fields={"after": "is not a cursor from this API"})
+
+
+def _row(values: dict[str, Any]) -> RecordRow:
+    return RecordRow(**{name: values[name] for name in COLUMNS})
+
+
+def _checked(principal: Principal, data: Any, max_bytes: int, *, where: str = "this one") -> dict[str, Any]:
+    """The record as stored, if this key may write it and it fits the endpoint."""
+    policy.check_writable(principal, data)
+    return _fitted(principal, data, max_bytes, where=where)
+
+
+def _fitted(principal: Principal, data: Any, max_bytes: int, *, where: str) -> dict[str, Any]:
+    clean = check_record(principal.endpoint_fields, data)
+    size = len(orjson.dumps(clean))
+    if size > max_bytes:
+        raise PayloadTooLarge(f"A record may be at most {max_bytes} bytes; {where} has {size}.")
+    return clean
+
+
+async def create_record(principal: Principal, endpoint_id: str, data: Any, *, max_bytes: int) -> RecordRow:
+    policy.require_endpoint(principal, endpoint_id)
+    policy.require(principal, Permission.CREATE)
+    clean = _checked(principal, data, max_bytes)
+    record = await Record.create(
+        endpoint_id=principal.endpoint_id,
+        environment=principal.environment.value,
+        partner_id=principal.partner_id,
+        key_id=principal.key_id,
+        data=clean,
+    )
+    return _row({name: getattr(record, name) for name in COLUMNS})
+
+
+async def create_records(principal: Principal, endpoint_id: str, batch: list[Any], *, max_bytes: int, max_count: int) -> list[RecordRow]:
+    """All or nothing: every record is checked before any is written, in one transaction."""
+    policy.require_endpoint(principal, endpoint_id)
+    policy.require(principal, Permission.CREATE)
+    if len(batch) > max_count:
+        raise PayloadTooLarge(f"At most {max_count} records per call; this one has {len(batch)}.")
+    problems: dict[str, str] = {}
+    cleaned: list[dict[str, Any]] = []
+    for index, data in enumerate(batch):
+        try:
+            cleaned.append(_checked(principal, data, max_bytes, where=f"data[{index}]"))
+        except ValidationFailed as exc:
+            problems.update({f"data[{index}].{name}": why for name, why in exc.extensions.get("fields", {}).items()})
+    if problems:
+        raise ValidationFailed(f"{len({k.split('.')[0] for k in problems})} of {len(batch)} records do not fit; nothing was saved.", fields=problems)
+    records = [
+        Record(
+            endpoint_id=principal.endpoint_id,
+            environment=principal.environment.value,
+            partner_id=principal.partner_id,
+            key_id=principal.key_id,
+            data=clean,
+        )
+        for clean in cleaned
+    ]
+    async with in_transaction():
+        await Record.bulk_create(records)
+    # bulk_create does not report generated keys on every engine; read the ids back.
+    ids = [record.id for record in records]
+    rows = {values["id"]: _row(values) for values in await Record.filter(id__in=ids).values(*COLUMNS)}
+    return [rows[record_id] for record_id in ids]
+
+
+async def get_record(principal: Principal, record_id: str) -> RecordRow:
+    policy.require(principal, Permission.READ)
+    return await _find(principal, record_id)
+
+
+async def _find(principal: Principal, record_id: str) -> RecordRow:
+    found = await Record.filter(id=record_id, **policy.record_filter(principal)).values(*COLUMNS)
+    if not found:
+        raise NotFound("No such record.")
+    return _row(found[0])
+
+
+async def list_records(principal: Principal, endpoint_id: str, first: int, after: str | None, *, max_page: int) -> Page:
+    """Newest first, by keyset: a page deep in the list costs what the first does."""
+    policy.require_endpoint(principal, endpoint_id)
+    policy.require(principal, Permission.READ)
+    if not 0 <= first <= max_page:
+        raise ValidationFailed(fields={"first": f"must be between 0 and {max_page}"})
+    query = Record.filter(**policy.record_filter(principal))
+    if after is not None:
+        query = query.filter(seq__lt=decode_cursor(after))
+    found = await query.order_by("-seq").limit(first + 1).values(*COLUMNS)
+    return Page([_row(values) for values in found[:first]], len(found) > first)
+
+
+async def update_record(principal: Principal, record_id: str, data: Any, *, max_bytes: int) -> RecordRow:
+    """Merge the given fields into the record; None removes an optional field."""
+    policy.require(principal, Permission.UPDATE)
+    policy.check_writable(principal, data)
+    patch = check_record(principal.endpoint_fields, data, partial=True)
+    async with in_transaction():
+        record = await Record.filter(id=record_id, **policy.record_filter(principal)).select_for_update().first()
+        if record is None:
+            raise NotFound("No such record.")
+        merged = {name: value for name, value in {**record.data, **patch}.items() if value is not None}
+        # Fields the key may not write can be in the stored record: only the
+        # patch was checked against writable fields, the whole result is
+        # checked against the endpoint.
+        record.data = _fitted(principal, merged, max_bytes, where="the updated record")
+        await record.save(update_fields=["data", "updated_at"])
+    return _row({name: getattr(record, name) for name in COLUMNS})
+
+
+async def delete_record(principal: Principal, record_id: str) -> str:
+    policy.require(principal, Permission.DELETE)
+    deleted = await Record.filter(id=record_id, **policy.record_filter(principal)).delete()
+    if not deleted:
+        raise NotFound("No such record.")
+    return record_id
