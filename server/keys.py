@@ -56,7 +56,11 @@ def checksum(body: str) -> str:
 
 
 def generate(environment: Environment) -> str:
-    body = environment.prefix + "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_LENGTH))
+    return assemble(environment, "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_LENGTH)))
+
+
+def assemble(environment: Environment, random_part: str) -> str:
+    body = environment.prefix + random_part
     return body + checksum(body)
 
 

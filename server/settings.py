@@ -32,7 +32,7 @@ class Settings:
     max_record_bytes: int = 64 * 1024
     max_batch_records: int = 1000
     max_page_size: int = 200
-    max_query_depth: int = 12
+    max_query_depth: int = 15
     max_aliases: int = 30
     max_tokens: int = 5000
     last_used_flush_seconds: float = 5.0

@@ -6,9 +6,9 @@ import strawberry
 from graphql.validation import ValidationRule
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
-from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.schema.config import StrawberryConfig
 
+from server.graphql.limits import max_depth_rule
 from server.graphql.records.mutations import RecordMutation
 from server.graphql.records.queries import RecordQuery
 from server.graphql.viewer.queries import ViewerQuery
@@ -36,8 +36,9 @@ def build_schema(settings: Settings) -> Schema:
     # The rules are built once and passed as the same classes on every request,
     # so the validation cache (keyed by the rules) really hits; the limiter
     # extensions would build new classes per request (strawberry #4635).
+    # Depth counts introspection fields too: see limits.py.
     rules: list[type[ValidationRule]] = [
-        max_depth_rule(settings.max_query_depth, should_ignore=None),
+        max_depth_rule(settings.max_query_depth),
         max_aliases_rule(settings.max_aliases),
     ]
     return Schema(

@@ -1,0 +1,145 @@
+"""Shared fixtures: a real app on a real, migrated, temporary SQLite database.
+
+`world` builds two workspaces with endpoints, partners and keys through the
+same services the CLI uses; `issue` mints more keys; `gql` posts GraphQL the
+way a partner does (Authorization header, JSON body).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from server.app import create_app
+from server.db import open_database
+from server.keys import Environment
+from server.services import keys as key_service
+from server.services import workspaces
+from server.services.audit import CLI
+from server.services.keys import KeyGrant
+from server.settings import Settings
+
+SECRET = "test-secret-not-for-production"
+ORDER_FIELDS = [
+    {"name": "customer", "type": "string", "required": True, "max_length": 50},
+    {"name": "amount", "type": "number", "required": True, "min": 0},
+    {"name": "note", "type": "string"},
+]
+ALL = ["create", "read", "update", "delete"]
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(database_url=f"sqlite://{tmp_path / 'test.sqlite3'}", secret_key=SECRET)
+
+
+@pytest_asyncio.fixture
+async def db(settings: Settings) -> AsyncIterator[None]:
+    async with open_database(settings):
+        yield
+
+
+@pytest_asyncio.fixture
+async def app(settings: Settings, db: None):
+    return create_app(settings, manage_database=False)
+
+
+@pytest_asyncio.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        yield client
+
+
+@dataclass
+class Tenant:
+    workspace: str
+    orders: str  # endpoint with ORDER_FIELDS
+    leads: str  # a second endpoint
+    acme: str  # partner
+    globex: str  # another partner
+    keys: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class World:
+    a: Tenant
+    b: Tenant
+
+
+async def issue(
+    tenant: Tenant,
+    *,
+    endpoint: str | None = None,
+    partner: str | None = None,
+    env: str = "test",
+    permissions: list[str] | None = None,
+    **grant: Any,
+) -> str:
+    """A new key's plaintext; keyword arguments go to KeyGrant.parse."""
+    key, plaintext = await key_service.issue_key(
+        tenant.workspace,
+        partner or tenant.acme,
+        endpoint or tenant.orders,
+        Environment(env),
+        KeyGrant.parse(ALL if permissions is None else permissions, **grant),
+        SECRET,
+        CLI,
+    )
+    return plaintext
+
+
+async def key_id(plaintext: str) -> str:
+    from server.keys import hash_key
+    from server.models import ApiKey
+
+    return (await ApiKey.get(key_hash=hash_key(plaintext, SECRET))).id
+
+
+async def _tenant(name: str) -> Tenant:
+    ws = await workspaces.create_workspace(name, CLI)
+    orders = await workspaces.create_endpoint(ws.id, "orders", ORDER_FIELDS, CLI)
+    leads = await workspaces.create_endpoint(ws.id, "leads", [{"name": "email", "type": "email", "required": True}], CLI)
+    acme = await workspaces.create_partner(ws.id, "Acme", CLI)
+    globex = await workspaces.create_partner(ws.id, "Globex", CLI)
+    tenant = Tenant(ws.id, orders.id, leads.id, acme.id, globex.id)
+    tenant.keys["test"] = await issue(tenant, env="test")
+    tenant.keys["live"] = await issue(tenant, env="live")
+    return tenant
+
+
+@pytest_asyncio.fixture
+async def world(db: None) -> World:
+    return World(await _tenant("Alpha"), await _tenant("Beta"))
+
+
+async def gql(client: httpx.AsyncClient, key: str | None, query: str, variables: dict[str, Any] | None = None, **headers: str) -> httpx.Response:
+    if key is not None:
+        headers["Authorization"] = f"Bearer {key}"
+    return await client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+
+
+async def gql_ok(client: httpx.AsyncClient, key: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The data of a request that must succeed completely."""
+    response = await gql(client, key, query, variables)
+    body = response.json()
+    assert response.status_code == 200 and "errors" not in body, body
+    return body["data"]
+
+
+def error_codes(body: dict[str, Any]) -> list[str]:
+    return [error.get("extensions", {}).get("code") for error in body.get("errors", [])]
+
+
+CREATE = "mutation($endpoint: ID!, $data: JSON!) { createRecord(endpoint: $endpoint, data: $data) { id environment partnerId createdAt data } }"
+CREATE_ID_ONLY = "mutation($endpoint: ID!, $data: JSON!) { createRecord(endpoint: $endpoint, data: $data) { id createdAt } }"
+CREATE_MANY = "mutation($endpoint: ID!, $data: [JSON!]!) { createRecords(endpoint: $endpoint, data: $data) { id data } }"
+LIST = "query($endpoint: ID!, $first: Int, $after: String) { records(endpoint: $endpoint, first: $first, after: $after) { edges { cursor node { id data partnerId environment } } pageInfo { hasNextPage endCursor } } }"
+GET = "query($id: ID!) { record(id: $id) { id data } }"
+UPDATE = "mutation($id: ID!, $data: JSON!) { updateRecord(id: $id, data: $data) { id data } }"
+DELETE = "mutation($id: ID!) { deleteRecord(id: $id) }"
+ORDER = {"customer": "Ada", "amount": 42.5}

@@ -1,0 +1,75 @@
+"""Schema hygiene: the committed SDL, limits, no suggestions, caches that hit, masked errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from graphql import get_introspection_query
+
+from strawberry.extensions.parser_cache import _get_parse_cache
+from strawberry.extensions.validation_cache import _get_validate_cache
+
+from server.graphql.schema import build_schema
+from server.settings import Settings
+from tests.conftest import error_codes, gql
+
+ROOT = Path(__file__).resolve().parents[1]
+VIEWER = "{ viewer { kind key { id } } }"
+
+
+def test_committed_schema_is_current():
+    printed = build_schema(Settings()).as_str() + "\n"
+    assert (ROOT / "schema.graphql").read_text() == printed, "run: threemin export-schema --output schema.graphql"
+
+
+async def test_no_field_suggestions(client, world):
+    body = (await gql(client, world.a.keys["test"], "{ recrds(endpoint: \"x\") { edges { cursor } } }")).json()
+    assert "Did you mean" not in str(body) and "records" not in str(body)
+
+
+async def test_depth_limit_refuses_deep_queries_but_not_graphiql(client, world):
+    path = ["__schema", "types", "fields", "type"] + ["ofType"] * 12
+    too_deep = "{ " + " { ".join(path) + " { name }" + " }" * len(path)
+    response = await gql(client, world.a.keys["test"], too_deep)
+    assert response.status_code == 200 and "data" not in response.json()
+    assert "exceeds maximum operation depth" in response.json()["errors"][0]["message"]
+    # GraphiQL's own introspection query must still pass.
+    introspection = await gql(client, world.a.keys["test"], get_introspection_query(descriptions=True))
+    assert "errors" not in introspection.json() and introspection.json()["data"]["__schema"]["queryType"]
+
+
+async def test_alias_limit(client, world, settings):
+    aliases = " ".join(f"a{i}: viewer {{ kind }}" for i in range(settings.max_aliases + 1))
+    response = await gql(client, world.a.keys["test"], "{ " + aliases + " }")
+    assert response.status_code == 200 and "data" not in response.json()
+    assert "aliases" in response.json()["errors"][0]["message"]
+
+
+async def test_token_limit(client, world, settings):
+    fields = " ".join("__typename" for _ in range(settings.max_tokens))
+    body = (await gql(client, world.a.keys["test"], "{ " + fields + " }")).json()
+    assert "data" not in body and "token" in body["errors"][0]["message"].lower()
+
+
+async def test_parser_and_validation_caches_hit(client, world):
+    parse_cache, validate_cache = _get_parse_cache(256), _get_validate_cache(256)
+    await gql(client, world.a.keys["test"], VIEWER)
+    parsed, validated = parse_cache.cache_info().hits, validate_cache.cache_info().hits
+    await gql(client, world.a.keys["test"], VIEWER)
+    assert parse_cache.cache_info().hits == parsed + 1
+    assert validate_cache.cache_info().hits == validated + 1
+
+
+async def test_unexpected_errors_are_masked_and_logged_with_request_id(client, world, monkeypatch, caplog):
+    from server.services import records
+
+    async def explode(*args, **kwargs):
+        raise RuntimeError("secret internals: SELECT * FROM api_key")
+
+    monkeypatch.setattr(records, "get_record", explode)
+    response = await gql(client, world.a.keys["test"], '{ record(id: "rec_x") { id } }')
+    error = response.json()["errors"][0]
+    assert error["message"] == "Unexpected error." and error_codes(response.json()) == ["INTERNAL_ERROR"]
+    assert "SELECT" not in response.text
+    assert error["extensions"]["requestId"] == response.headers["x-request-id"]
+    assert any(response.headers["x-request-id"] in r.getMessage() and r.exc_info for r in caplog.records)
