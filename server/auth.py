@@ -8,7 +8,7 @@ outright, before the key is even looked at.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import unquote_plus
 
 from starlette.requests import Request
@@ -31,4 +31,4 @@ async def authenticate(request: Request, settings: Settings) -> Principal:
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() != "bearer" or not credentials.strip():
         raise Unauthenticated()
-    return await principal_for(credentials.strip(), settings.secret_key, datetime.now(timezone.utc))
+    return await principal_for(credentials.strip(), settings.secret_key, datetime.now(UTC))

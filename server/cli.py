@@ -13,7 +13,7 @@ import json
 import shlex
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +137,7 @@ def _names(value: str | None) -> list[str] | None:
 
 def _expiry(args: argparse.Namespace) -> datetime | None:
     if args.expires_in_days is not None:
-        return datetime.now(timezone.utc) + timedelta(days=args.expires_in_days)
+        return datetime.now(UTC) + timedelta(days=args.expires_in_days)
     if args.expires:
         return datetime.fromisoformat(args.expires)
     return None

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 

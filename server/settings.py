@@ -49,7 +49,7 @@ class Settings:
             try:
                 values[field.name] = cast(raw)
             except ValueError:
-                raise SystemExit(f"{PREFIX}{field.name.upper()}: expected {cast.__name__}, got {raw!r}")
+                raise SystemExit(f"{PREFIX}{field.name.upper()}: expected {cast.__name__}, got {raw!r}") from None
         return cls(**values)
 
     def replace(self, **changes: object) -> Settings:

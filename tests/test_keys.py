@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -74,7 +74,7 @@ async def test_rejected_before_any_database_lookup():
     broken = key[:-1] + ("0" if key[-1] != "0" else "1")
     for candidate in (broken, "tm_test_short", "", "tm_prod_" + key[8:], key.upper()):
         with pytest.raises(Unauthenticated):
-            await principal_for(candidate, "secret", datetime.now(timezone.utc))
+            await principal_for(candidate, "secret", datetime.now(UTC))
 
 
 def test_hash_depends_on_secret_and_never_contains_key():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from server.models import ApiKey
 from server.services.usage import LastUsed
@@ -19,7 +19,7 @@ async def test_use_is_noted_in_memory_and_written_on_flush(app, client, world):
     assert (await ApiKey.get(id=ident)).last_used_at is None  # nothing written per request
     assert await app.state.last_used.flush() == 1  # three uses, one write
     used = (await ApiKey.get(id=ident)).last_used_at
-    assert used is not None and datetime.now(timezone.utc) - used < timedelta(minutes=1)
+    assert used is not None and datetime.now(UTC) - used < timedelta(minutes=1)
     assert await app.state.last_used.flush() == 0
 
 
@@ -30,7 +30,7 @@ async def test_a_refused_key_is_not_marked_used(app, client, world):
 
 async def test_an_older_time_never_overwrites_a_newer_one(world):
     ident = await key_id(world.a.keys["test"])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     recorder = LastUsed()
     recorder.note(ident, now)
     await recorder.flush()
@@ -43,5 +43,5 @@ async def test_pending_uses_are_flushed_when_the_server_stops(world):
     ident = await key_id(world.a.keys["test"])
     recorder = LastUsed()
     async with recorder.flushing_every(3600):
-        recorder.note(ident, datetime.now(timezone.utc))
+        recorder.note(ident, datetime.now(UTC))
     assert (await ApiKey.get(id=ident)).last_used_at is not None

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from graphql import get_introspection_query
-
 from strawberry.extensions.parser_cache import _get_parse_cache
 from strawberry.extensions.validation_cache import _get_validate_cache
 

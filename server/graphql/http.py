@@ -10,7 +10,7 @@ HTTP specification for both `application/json` and
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -65,7 +65,7 @@ class GraphQLEndpoint:
             params = _json(await self._body(request), "body")
             allowed = (OperationType.QUERY, OperationType.MUTATION)
         query, variables, operation_name = _parse_params(params)
-        self.last_used.note(principal.key_id, datetime.now(timezone.utc))
+        self.last_used.note(principal.key_id, datetime.now(UTC))
         context = Context(principal=principal, settings=self.settings, request_id=request_id, last_used=self.last_used)
         try:
             result = await self.schema.execute(

@@ -1,11 +1,12 @@
-from tortoise import migrations
-from tortoise.migrations import operations as ops
 from orjson import loads
-from server.ids import endpoint_id, key_id, partner_id, record_id, workspace_id
+from tortoise import fields, migrations
 from tortoise.fields.base import OnDelete
 from tortoise.fields.data import JSON_DUMPS
-from tortoise import fields
 from tortoise.indexes import Index
+from tortoise.migrations import operations as ops
+
+from server.ids import endpoint_id, key_id, partner_id, record_id, workspace_id
+
 
 class Migration(migrations.Migration):
     initial = True

@@ -7,7 +7,7 @@ request that presents it; what is stored is its HMAC (keys.hash_key).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -58,7 +58,7 @@ class KeyGrant:
             scope = RowScope.ALL
         if expires_at is not None and expires_at.tzinfo is None:
             problems["expires_at"] = "must include a time zone"
-        elif expires_at is not None and expires_at <= datetime.now(timezone.utc):
+        elif expires_at is not None and expires_at <= datetime.now(UTC):
             problems["expires_at"] = "must be in the future"
         if problems:
             raise ValidationFailed(fields=problems)
