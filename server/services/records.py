@@ -55,7 +55,7 @@ def encode_cursor(seq: int) -> str:
 def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if raw[:1] == "r" and raw[1:].isdigit():
+        if raw[:1] == "r" and raw[1:].isascii() and raw[1:].isdigit() and int(raw[1:]) < 2**63:
             return int(raw[1:])
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
