@@ -18,6 +18,8 @@ from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
+
 from server.errors import ValidationFailed
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -72,12 +74,19 @@ class FieldDefinition:
         if kind is FieldType.INTEGER:
             if isinstance(value, bool) or not isinstance(value, int):
                 return "must be an integer"
-            return self._check_range(value)
+            return _out_of_range(value) or self._check_range(value)
         if kind is FieldType.NUMBER:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
                 return "must be a number"
-            return self._check_range(value)
-        return None  # JSON: any value; the record size limit bounds it
+            if isinstance(value, float) and not math.isfinite(value):
+                return "must be a finite number"
+            return _out_of_range(value) or self._check_range(value)
+        # JSON: any value the storage can hold; the record size limit bounds it.
+        try:
+            orjson.dumps(value)
+        except orjson.JSONEncodeError:
+            return "holds a number outside the 64-bit range"
+        return None
 
     def _check_length(self, value: str) -> str | None:
         longest = self.max_length if self.max_length is not None else DEFAULT_MAX_LENGTH
@@ -95,15 +104,23 @@ class FieldDefinition:
         return None
 
 
+def _out_of_range(value: float) -> str | None:
+    # Stored JSON holds 64-bit integers; larger ones would be silently rounded.
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        return "is outside the 64-bit integer range"
+    return None
+
+
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def _is_url(value: str) -> bool:
-    if len(value) > 2048:
+    if len(value) > 2048 or any(c.isspace() or ord(c) < 32 for c in value):
         return False
     try:
         parts = urlsplit(value)
+        parts.port  # raises ValueError for a port outside 0-65535 or not a number
     except ValueError:
         return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)

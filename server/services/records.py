@@ -53,10 +53,13 @@ def encode_cursor(seq: int) -> str:
 
 
 def decode_cursor(cursor: str) -> int:
+    """The position in a cursor we made; anything else (edited, padded, out of range) is refused."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if raw[:1] == "r" and raw[1:].isascii() and raw[1:].isdigit() and int(raw[1:]) < 2**63:
-            return int(raw[1:])
+        if raw[:1] == "r" and raw[1:].isascii() and raw[1:].isdigit():
+            seq = int(raw[1:])
+            if seq < 2**63 and encode_cursor(seq) == cursor:
+                return seq
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
     raise ValidationFailed("Invalid cursor.", fields={"after": "is not a cursor from this API"})
