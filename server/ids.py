@@ -36,3 +36,15 @@ def key_id() -> str:
 
 def record_id() -> str:
     return new_id("rec")
+
+
+def user_id() -> str:
+    return new_id("usr")
+
+
+def invitation_id() -> str:
+    return new_id("inv")
+
+
+def claim_link_id() -> str:
+    return new_id("cl")

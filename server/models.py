@@ -55,9 +55,14 @@ class ApiKey(Model):
     endpoint = db.ForeignKeyField("models.Endpoint", related_name="keys", on_delete=db.CASCADE)
     environment = db.CharField(max_length=4)  # keys.Environment
     # HMAC-SHA256 of the key (keys.hash_key); the plaintext is never stored.
-    key_hash = db.CharField(max_length=64, unique=True)
+    # None while a claim link waits: the key is minted only when claimed.
+    key_hash = db.CharField(max_length=64, unique=True, null=True)
+    # After a roll, the old secret keeps working until previous_expires_at.
+    previous_hash = db.CharField(max_length=64, unique=True, null=True)
+    previous_expires_at = db.DatetimeField(null=True)
     prefix = db.CharField(max_length=8)
-    last4 = db.CharField(max_length=4)
+    last4 = db.CharField(max_length=4, default="")
+    handover = db.CharField(max_length=8, default="reveal", db_default="reveal")  # services.keys.Handover
     permissions = db.JSONField()  # ["create", "read", "update", "delete"], a subset
     readable_fields = db.JSONField(null=True)  # None: every field
     writable_fields = db.JSONField(null=True)  # None: every field
@@ -92,10 +97,15 @@ class Record(Model):
 
 
 class AuditEvent(Model):
-    """Append-only: services add rows, nothing updates or deletes them."""
+    """Append-only: services add rows, nothing updates or deletes them.
+
+    `workspace` is None only for events no workspace owns, such as a failed
+    sign-in with an unknown email. (No semicolons in model docstrings: they
+    become SQL comments, and the migration runner splits statements on them.)
+    """
 
     seq = db.BigIntField(pk=True)
-    workspace = db.ForeignKeyField("models.Workspace", related_name="audit_events", on_delete=db.CASCADE)
+    workspace = db.ForeignKeyField("models.Workspace", related_name="audit_events", on_delete=db.CASCADE, null=True)
     actor = db.CharField(max_length=64)  # "cli", a user id, a key id
     action = db.CharField(max_length=64)  # e.g. "key.issue"
     target_kind = db.CharField(max_length=16)
@@ -109,3 +119,84 @@ class AuditEvent(Model):
     class Meta:
         table = "audit_event"
         indexes = (("workspace_id", "seq"),)
+
+
+class User(Model):
+    id = db.CharField(pk=True, max_length=32, default=ids.user_id)
+    email = db.CharField(max_length=254, unique=True)  # stored lower-case
+    name = db.CharField(max_length=200)
+    password_hash = db.CharField(max_length=200)  # argon2id
+    created_at = db.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "user"
+
+
+class Membership(Model):
+    workspace = db.ForeignKeyField("models.Workspace", related_name="memberships", on_delete=db.CASCADE)
+    user = db.ForeignKeyField("models.User", related_name="memberships", on_delete=db.CASCADE)
+    role = db.CharField(max_length=8)  # policy.Role
+    created_at = db.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "membership"
+        unique_together = (("workspace", "user"),)
+
+
+class Session(Model):
+    """A signed-in browser. The cookie holds a random id, the table only its HMAC."""
+
+    token_hash = db.CharField(max_length=64, unique=True)
+    user = db.ForeignKeyField("models.User", related_name="sessions", on_delete=db.CASCADE)
+    created_at = db.DatetimeField(auto_now_add=True)
+    last_seen_at = db.DatetimeField()
+    expires_at = db.DatetimeField()  # absolute expiry; idle expiry is last_seen_at + settings
+    ip = db.CharField(max_length=64, null=True)
+    user_agent = db.CharField(max_length=300, null=True)
+
+    class Meta:
+        table = "session"
+
+
+class Invitation(Model):
+    """A one-time link to join a workspace (with no workspace: the first-run setup link)."""
+
+    id = db.CharField(pk=True, max_length=32, default=ids.invitation_id)
+    workspace = db.ForeignKeyField("models.Workspace", related_name="invitations", on_delete=db.CASCADE, null=True)
+    email = db.CharField(max_length=254, null=True)
+    role = db.CharField(max_length=8)
+    token_hash = db.CharField(max_length=64, unique=True)
+    expires_at = db.DatetimeField()
+    accepted_at = db.DatetimeField(null=True)
+    created_by = db.CharField(max_length=64)
+    created_at = db.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "invitation"
+
+
+class ClaimLink(Model):
+    """A one-time link through which a partner mints its own key."""
+
+    id = db.CharField(pk=True, max_length=32, default=ids.claim_link_id)
+    key = db.ForeignKeyField("models.ApiKey", related_name="claim_links", on_delete=db.CASCADE)
+    token_hash = db.CharField(max_length=64, unique=True)
+    expires_at = db.DatetimeField()
+    claimed_at = db.DatetimeField(null=True)
+    created_by = db.CharField(max_length=64)
+    created_at = db.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "claim_link"
+
+
+class KeyUsageDay(Model):
+    """Uses of a key per UTC day, written in batches by services/usage.py."""
+
+    key = db.ForeignKeyField("models.ApiKey", related_name="usage_days", on_delete=db.CASCADE)
+    day = db.DateField()
+    uses = db.IntField(default=0)
+
+    class Meta:
+        table = "key_usage_day"
+        unique_together = (("key", "day"),)

@@ -15,7 +15,7 @@ async def test_every_model_change_has_its_migration():
 
 async def test_migrate_builds_every_table_and_is_idempotent(tmp_path):
     settings = Settings(database_url=f"sqlite://{tmp_path / 'fresh.sqlite3'}")
-    assert await apply_migrations(settings) == ["0001_initial"]
+    assert await apply_migrations(settings) == ["0001_initial", "0002_accounts_claims_roll_usage"]
     assert await apply_migrations(settings) == []
     tables = {row[0] for row in sqlite3.connect(tmp_path / "fresh.sqlite3").execute("select name from sqlite_master where type='table'")}
     assert {"workspace", "endpoint", "partner", "api_key", "record", "audit_event"} <= tables
@@ -28,3 +28,29 @@ async def test_sqlite_runs_with_wal_and_synchronous_normal(settings, db):
     assert (await connection.execute_query_dict("PRAGMA journal_mode"))[0]["journal_mode"] == "wal"
     # 1 = NORMAL (tortoise's default would be 2 = FULL, ~5x slower commits)
     assert (await connection.execute_query_dict("PRAGMA synchronous"))[0]["synchronous"] == 1
+
+
+def _indexes(path) -> set[tuple[str, str]]:
+    """(table, indexed columns) of every index, names aside."""
+    connection = sqlite3.connect(path)
+    found = set()
+    for (name, table) in connection.execute("select name, tbl_name from sqlite_master where type='index'"):
+        if table == "tortoise_migrations":
+            continue
+        columns = ",".join(row[2] for row in connection.execute(f'pragma index_info("{name}")'))
+        found.add((table, columns))
+    return found
+
+
+async def test_migrations_build_the_same_indexes_as_the_models(tmp_path):
+    from tortoise.context import TortoiseContext
+
+    from server.db import tortoise_config
+
+    migrated = Settings(database_url=f"sqlite://{tmp_path / 'migrated.sqlite3'}")
+    await apply_migrations(migrated)
+    generated = Settings(database_url=f"sqlite://{tmp_path / 'generated.sqlite3'}")
+    async with TortoiseContext() as ctx:
+        await ctx.init(config=tortoise_config(generated))
+        await ctx.generate_schemas()
+    assert _indexes(tmp_path / "migrated.sqlite3") == _indexes(tmp_path / "generated.sqlite3")
