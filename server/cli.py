@@ -18,14 +18,20 @@ from pathlib import Path
 from typing import Any
 
 from server import keys
-from server.db import apply_migrations, make_migrations, open_database, pending_model_changes
+from server.db import (
+    apply_migrations,
+    make_migrations,
+    open_database,
+    pending_model_changes,
+)
 from server.errors import ThreeminError
 from server.fields import parse_spec
 from server.keys import Environment
+from server.policy import OPERATOR
 from server.services import keys as key_service
 from server.services import workspaces
 from server.services.audit import CLI
-from server.services.keys import KeyGrant
+from server.services.keys import Handover, KeyGrant
 from server.settings import Settings, resolve_secret_key
 
 Handler = Callable[[argparse.Namespace, Settings], Awaitable[int]]
@@ -154,9 +160,10 @@ async def key_issue(args: argparse.Namespace, settings: Settings) -> int:
     )
     async with open_database(settings):
         workspace = await workspaces.get_workspace(args.workspace)
-        key, plaintext = await key_service.issue_key(
-            workspace.id, args.partner, args.endpoint, Environment(args.env), grant, settings.secret_key, CLI
+        issued = await key_service.issue_key(
+            OPERATOR, workspace.id, args.partner, args.endpoint, Environment(args.env), grant, Handover.REVEAL, settings, CLI
         )
+    key, plaintext = issued.key, issued.secret
     data = {"id": key.id, "key": plaintext, "environment": key.environment, "permissions": key.permissions}
     _out(args, data, f"key {key.id}\n\n  {plaintext}\n\nThis is the only time the key is shown. Store it in a secret manager now.")
     return 0
@@ -165,7 +172,7 @@ async def key_issue(args: argparse.Namespace, settings: Settings) -> int:
 async def key_set_active(args: argparse.Namespace, settings: Settings) -> int:
     active = args.action == "reactivate"
     async with open_database(settings):
-        key = await key_service.set_active(None, args.id, active, CLI)
+        key = await key_service.set_active(OPERATOR, args.id, active, CLI)
     state = "active" if key.active else "deactivated"
     _out(args, {"id": key.id, "active": key.active}, f"key {key.id} ({keys.display(key.prefix, key.last4)}) is {state}")
     return 0
@@ -191,10 +198,10 @@ async def demo(args: argparse.Namespace, settings: Settings) -> int:
         )
         partner = await workspaces.create_partner(workspace.id, "Acme Shipping", CLI)
         issued = {
-            env: await key_service.issue_key(workspace.id, partner.id, endpoint.id, env, everything, settings.secret_key, CLI)
+            env: await key_service.issue_key(OPERATOR, workspace.id, partner.id, endpoint.id, env, everything, Handover.REVEAL, settings, CLI)
             for env in Environment
         }
-    test_key, live_key = issued[Environment.TEST][1], issued[Environment.LIVE][1]
+    test_key, live_key = issued[Environment.TEST].secret, issued[Environment.LIVE].secret
     data = {"workspace": workspace.id, "endpoint": endpoint.id, "partner": partner.id, "test_key": test_key, "live_key": live_key}
     _out(args, data, _demo_text(settings, endpoint.id, test_key, live_key))
     return 0

@@ -53,21 +53,74 @@ class KeyPrincipal:
         return permission in self.permissions
 
 
-Principal = KeyPrincipal
+class Role(str, Enum):
+    VIEWER = "viewer"  # reads everything in the workspace, changes nothing
+    ADMIN = "admin"  # also manages partners and keys
+    OWNER = "owner"  # also manages endpoints and members
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPrincipal:
+    """A person signed in to the dashboard (or GraphiQL) with a session cookie."""
+
+    user_id: str
+    email: str
+    session_id: int
+    roles: dict[str, Role]  # workspace id -> role
+
+    def can(self, permission: Permission) -> bool:
+        return False  # record operations are for keys; people use the management fields
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorPrincipal:
+    """Whoever runs the `threemin` command on the server: trusted with everything."""
+
+    def can(self, permission: Permission) -> bool:
+        return False
+
+
+OPERATOR = OperatorPrincipal()
+
+Principal = KeyPrincipal | SessionPrincipal | OperatorPrincipal
 
 
 def require(principal: Principal, permission: Permission) -> None:
+    if not isinstance(principal, KeyPrincipal):
+        raise Forbidden("Record operations need a collaboration key.")
     if not principal.can(permission):
         raise Forbidden(f"This key does not have the {permission.value.upper()} permission.")
 
 
+def require_role(principal: Principal, workspace_id: str | None, role: Role) -> None:
+    """A person with at least `role` in the workspace (or the operator); keys may never manage.
+
+    Not a member: NOT_FOUND, exactly as for a workspace that does not exist.
+    """
+    if isinstance(principal, OperatorPrincipal):
+        return
+    if not isinstance(principal, SessionPrincipal):
+        raise Forbidden("Only people signed in to threemin may do this, not collaboration keys.")
+    held = principal.roles.get(workspace_id or "")
+    if held is None:
+        raise NotFound("Not found.")
+    if held.rank < role.rank:
+        raise Forbidden(f"This needs the {role.value} role; you are {held.value}.")
+
+
 def require_endpoint(principal: Principal, endpoint_id: str) -> None:
     """A key reaches one endpoint; any other id is 'not found', existing or not."""
+    if not isinstance(principal, KeyPrincipal):
+        raise Forbidden("Record operations need a collaboration key.")
     if endpoint_id != principal.endpoint_id:
         raise NotFound("No such endpoint.")
 
 
-def record_filter(principal: Principal) -> dict[str, Any]:
+def record_filter(principal: KeyPrincipal) -> dict[str, Any]:
     """The rows a principal may see: its endpoint, its environment, maybe its partner."""
     scope: dict[str, Any] = {"endpoint_id": principal.endpoint_id, "environment": principal.environment.value}
     if principal.row_scope is RowScope.OWN:
@@ -75,7 +128,7 @@ def record_filter(principal: Principal) -> dict[str, Any]:
     return scope
 
 
-def check_writable(principal: Principal, data: Any) -> None:
+def check_writable(principal: KeyPrincipal, data: Any) -> None:
     if principal.writable_fields is None or not isinstance(data, dict):
         return
     refused = sorted(name for name in data if name not in principal.writable_fields)
@@ -86,7 +139,7 @@ def check_writable(principal: Principal, data: Any) -> None:
         )
 
 
-def readable_view(principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
+def readable_view(principal: KeyPrincipal, data: dict[str, Any]) -> dict[str, Any]:
     if principal.readable_fields is None:
         return data
     return {name: value for name, value in data.items() if name in principal.readable_fields}

@@ -36,6 +36,15 @@ class Settings:
     max_aliases: int = 30
     max_tokens: int = 5000
     last_used_flush_seconds: float = 5.0
+    # Where people reach the service; links printed or shown (setup,
+    # invitations, claim links) start with it. Empty: http://HOST:PORT.
+    public_url: str = ""
+    session_idle_minutes: int = 12 * 60
+    session_max_hours: int = 7 * 24
+    claim_link_hours: int = 72
+    invitation_hours: int = 72
+    # Only for the test suite: argon2's cheapest profile instead of ~0.2 s per hash.
+    fast_password_hashing: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -47,13 +56,17 @@ class Settings:
                 continue
             cast = type(field.default) if field.default is not dataclasses.MISSING else str
             try:
-                values[field.name] = cast(raw)
+                values[field.name] = _boolean(raw) if cast is bool else cast(raw)
             except ValueError:
                 raise SystemExit(f"{PREFIX}{field.name.upper()}: expected {cast.__name__}, got {raw!r}") from None
         return cls(**values)
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def is_sqlite(self) -> bool:
@@ -67,6 +80,14 @@ class Settings:
             if path and path != ":memory:":
                 return Path(path).expanduser().resolve().parent
         return Path.cwd()
+
+
+def _boolean(raw: str) -> bool:
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
 
 
 def env_names() -> list[str]:

@@ -18,10 +18,11 @@ import pytest_asyncio
 from server.app import create_app
 from server.db import open_database
 from server.keys import Environment
+from server.policy import OPERATOR
 from server.services import keys as key_service
 from server.services import workspaces
 from server.services.audit import CLI
-from server.services.keys import KeyGrant
+from server.services.keys import Handover, KeyGrant
 from server.settings import Settings
 
 SECRET = "test-secret-not-for-production"
@@ -81,16 +82,19 @@ async def issue(
     **grant: Any,
 ) -> str:
     """A new key's plaintext; keyword arguments go to KeyGrant.parse."""
-    key, plaintext = await key_service.issue_key(
+    issued = await key_service.issue_key(
+        OPERATOR,
         tenant.workspace,
         partner or tenant.acme,
         endpoint or tenant.orders,
         Environment(env),
         KeyGrant.parse(ALL if permissions is None else permissions, **grant),
-        SECRET,
+        Handover.REVEAL,
+        Settings(secret_key=SECRET),
         CLI,
     )
-    return plaintext
+    assert issued.secret is not None
+    return issued.secret
 
 
 async def key_id(plaintext: str) -> str:

@@ -1,8 +1,9 @@
-from tortoise import migrations
-from tortoise.migrations import operations as ops
-from server.ids import claim_link_id, invitation_id, user_id
+from tortoise import fields, migrations
 from tortoise.fields.base import OnDelete
-from tortoise import fields
+from tortoise.migrations import operations as ops
+
+from server.ids import claim_link_id, invitation_id, user_id
+
 
 class Migration(migrations.Migration):
     dependencies = [('models', '0001_initial')]

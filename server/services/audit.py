@@ -21,7 +21,7 @@ CLI = Actor("cli")
 
 
 async def log(
-    workspace_id: str,
+    workspace_id: str | None,
     actor: Actor,
     action: str,
     target_kind: str,

@@ -15,10 +15,19 @@ import pytest
 from server import keys
 from server.keys import ALPHABET, Environment
 from server.models import ApiKey, Record
+from server.policy import OPERATOR
 from server.services import keys as key_service
 from server.services.audit import CLI
-from tests.conftest import CREATE_ID_ONLY, LIST, ORDER, error_codes, gql, gql_ok, issue, key_id
-
+from tests.conftest import (
+    CREATE_ID_ONLY,
+    LIST,
+    ORDER,
+    error_codes,
+    gql,
+    gql_ok,
+    issue,
+    key_id,
+)
 
 
 def _flip(ch: str) -> str:
@@ -163,26 +172,26 @@ async def test_deactivated_key_is_key_disabled_then_works_on_the_next_request_af
     await gql_ok(client, key, CREATE_ID_ONLY, {"endpoint": world.a.orders, "data": ORDER})
     the_id = await key_id(key)
 
-    await key_service.set_active(None, the_id, False, CLI)
+    await key_service.set_active(OPERATOR, the_id, False, CLI)
     _assert_refused(await _post(client, world, {"Authorization": f"Bearer {key}"}), "KEY_DISABLED")
     refused_read = await gql(client, key, LIST, {"endpoint": world.a.orders})
     _assert_refused(refused_read, "KEY_DISABLED")
     assert await Record.all().count() == 1
 
-    await key_service.set_active(None, the_id, True, CLI)
+    await key_service.set_active(OPERATOR, the_id, True, CLI)
     await gql_ok(client, key, CREATE_ID_ONLY, {"endpoint": world.a.orders, "data": ORDER})
     assert await Record.all().count() == 2
 
 
 async def test_deactivating_one_key_leaves_the_others_working(client, world):
-    await key_service.set_active(None, await key_id(world.a.keys["test"]), False, CLI)
+    await key_service.set_active(OPERATOR, await key_id(world.a.keys["test"]), False, CLI)
     await gql_ok(client, world.a.keys["live"], CREATE_ID_ONLY, {"endpoint": world.a.orders, "data": ORDER})
     await gql_ok(client, world.b.keys["test"], CREATE_ID_ONLY, {"endpoint": world.b.orders, "data": ORDER})
 
 
 async def test_disabled_body_differs_from_unauthenticated_only_by_code_and_message(client, world):
     key = world.a.keys["test"]
-    await key_service.set_active(None, await key_id(key), False, CLI)
+    await key_service.set_active(OPERATOR, await key_id(key), False, CLI)
     body = _assert_refused(await _post(client, world, {"Authorization": f"Bearer {key}"}), "KEY_DISABLED")
     assert key not in str(body)
 
@@ -209,13 +218,13 @@ async def test_disabled_is_reported_before_expired(client, world):
     """Verification order: active is checked before expiry."""
     key = await issue(world.a, expires_at=datetime.now(timezone.utc) + timedelta(hours=1))
     await _expire(key)
-    await key_service.set_active(None, await key_id(key), False, CLI)
+    await key_service.set_active(OPERATOR, await key_id(key), False, CLI)
     _assert_refused(await _post(client, world, {"Authorization": f"Bearer {key}"}), "KEY_DISABLED")
 
 
 async def test_url_key_is_refused_before_the_header_key_is_checked(client, world):
     """Cheapest first: even a disabled header key yields the key-in-URL refusal, not KEY_DISABLED."""
     key = world.a.keys["test"]
-    await key_service.set_active(None, await key_id(key), False, CLI)
+    await key_service.set_active(OPERATOR, await key_id(key), False, CLI)
     response = await _post(client, world, {"Authorization": f"Bearer {key}"}, url=f"/graphql?api_key={key}")
     _assert_refused(response, "UNAUTHENTICATED")

@@ -5,7 +5,13 @@ from __future__ import annotations
 import strawberry
 
 from server import fields
-from server.graphql.enums import Environment, FieldType, Permission, PrincipalKind, RowScope
+from server.graphql.enums import (
+    Environment,
+    FieldType,
+    Permission,
+    PrincipalKind,
+    RowScope,
+)
 from server.policy import KeyPrincipal
 
 
