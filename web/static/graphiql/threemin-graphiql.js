@@ -63,12 +63,15 @@
     if (HISTORY_KEY.test(name)) {
       try {
         var parsed = JSON.parse(value);
-        if (parsed && Array.isArray(parsed.queries)) {
-          parsed.queries.forEach(function (item) {
-            if (item) delete item.headers;
-          });
-          value = JSON.stringify(parsed);
-        }
+        // History is saved as {"queries": [...]}, favourites as {"favorites": [...]}.
+        ["queries", "favorites"].forEach(function (list) {
+          if (parsed && Array.isArray(parsed[list])) {
+            parsed[list].forEach(function (item) {
+              if (item) delete item.headers;
+            });
+          }
+        });
+        value = JSON.stringify(parsed);
       } catch (e) {
         /* not JSON: fall through to the masking below */
       }
