@@ -17,7 +17,7 @@ import web
 from server.db import open_database
 from server.graphql.http import GraphQLEndpoint
 from server.graphql.schema import build_schema
-from server.services.usage import LastUsed
+from server.services.usage import KeyUsage
 from server.settings import Settings
 
 WEB = Path(web.__file__).parent
@@ -35,7 +35,7 @@ GRAPHIQL_CSP = (
 
 def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette:
     """The whole service. Without `manage_database` the caller (a test) has opened the database."""
-    last_used = LastUsed()
+    key_usage = KeyUsage()
     templates = Jinja2Templates(directory=WEB / "templates")
 
     def graphiql(request: Request) -> Response:
@@ -45,7 +45,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
         )
         return response
 
-    endpoint = GraphQLEndpoint(build_schema(settings), settings, last_used, graphiql)
+    endpoint = GraphQLEndpoint(build_schema(settings), settings, key_usage, graphiql)
 
     async def home(request: Request) -> Response:
         return PlainTextResponse("threemin is running. Partners send GraphQL to POST /graphql; open /graphql in a browser for GraphiQL.\n")
@@ -56,7 +56,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
             yield
             return
         async with open_database(settings, global_fallback=True):
-            async with last_used.flushing_every(settings.last_used_flush_seconds):
+            async with key_usage.flushing_every(settings.last_used_flush_seconds):
                 yield
 
     app = Starlette(
@@ -68,5 +68,5 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.last_used = last_used
+    app.state.key_usage = key_usage
     return app

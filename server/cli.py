@@ -121,7 +121,7 @@ async def endpoint_create(args: argparse.Namespace, settings: Settings) -> int:
         field_list += json.loads(args.fields_json)
     async with open_database(settings):
         workspace = await workspaces.get_workspace(args.workspace)
-        endpoint = await workspaces.create_endpoint(workspace.id, args.name, field_list, CLI)
+        endpoint = await workspaces.create_endpoint(OPERATOR, workspace.id, args.name, field_list, CLI)
     _out(args, {"id": endpoint.id, "name": endpoint.name, "fields": endpoint.fields}, f"endpoint {endpoint.id} ({endpoint.name})")
     return 0
 
@@ -129,7 +129,7 @@ async def endpoint_create(args: argparse.Namespace, settings: Settings) -> int:
 async def partner_create(args: argparse.Namespace, settings: Settings) -> int:
     async with open_database(settings):
         workspace = await workspaces.get_workspace(args.workspace)
-        partner = await workspaces.create_partner(workspace.id, args.name, CLI)
+        partner = await workspaces.create_partner(OPERATOR, workspace.id, args.name, CLI)
     _out(args, {"id": partner.id, "name": partner.name}, f"partner {partner.id} ({partner.name})")
     return 0
 
@@ -187,6 +187,7 @@ async def demo(args: argparse.Namespace, settings: Settings) -> int:
     async with open_database(settings):
         workspace = await workspaces.create_workspace("Demo", CLI)
         endpoint = await workspaces.create_endpoint(
+            OPERATOR,
             workspace.id,
             "orders",
             [
@@ -196,7 +197,7 @@ async def demo(args: argparse.Namespace, settings: Settings) -> int:
             ],
             CLI,
         )
-        partner = await workspaces.create_partner(workspace.id, "Acme Shipping", CLI)
+        partner = await workspaces.create_partner(OPERATOR, workspace.id, "Acme Shipping", CLI)
         issued = {
             env: await key_service.issue_key(OPERATOR, workspace.id, partner.id, endpoint.id, env, everything, Handover.REVEAL, settings, CLI)
             for env in Environment

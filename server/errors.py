@@ -48,6 +48,13 @@ class Forbidden(ThreeminError):
     message = "You are not allowed to do this."
 
 
+class CrossSiteRequest(Forbidden):
+    """A cookie-authenticated unsafe request that did not come from our own pages (CSRF)."""
+
+    status = 403
+    message = "Cross-site request refused."
+
+
 class FieldNotAllowed(ThreeminError):
     code = "FIELD_NOT_ALLOWED"
     message = "This key may not write some of these fields."

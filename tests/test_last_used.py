@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from server.models import ApiKey
-from server.services.usage import LastUsed
+from server.services.usage import KeyUsage
 from tests.conftest import gql_ok, key_id
 
 VIEWER = "{ viewer { kind } }"
@@ -17,21 +17,21 @@ async def test_use_is_noted_in_memory_and_written_on_flush(app, client, world):
     for _ in range(3):
         await gql_ok(client, plaintext, VIEWER)
     assert (await ApiKey.get(id=ident)).last_used_at is None  # nothing written per request
-    assert await app.state.last_used.flush() == 1  # three uses, one write
+    assert await app.state.key_usage.flush() == 1  # three uses, one write
     used = (await ApiKey.get(id=ident)).last_used_at
     assert used is not None and datetime.now(UTC) - used < timedelta(minutes=1)
-    assert await app.state.last_used.flush() == 0
+    assert await app.state.key_usage.flush() == 0
 
 
 async def test_a_refused_key_is_not_marked_used(app, client, world):
     await client.post("/graphql", json={"query": VIEWER}, headers={"Authorization": "Bearer tm_test_nope"})
-    assert await app.state.last_used.flush() == 0
+    assert await app.state.key_usage.flush() == 0
 
 
 async def test_an_older_time_never_overwrites_a_newer_one(world):
     ident = await key_id(world.a.keys["test"])
     now = datetime.now(UTC)
-    recorder = LastUsed()
+    recorder = KeyUsage()
     recorder.note(ident, now)
     await recorder.flush()
     recorder.note(ident, now - timedelta(hours=1))  # e.g. a slower worker flushing late
@@ -41,7 +41,7 @@ async def test_an_older_time_never_overwrites_a_newer_one(world):
 
 async def test_pending_uses_are_flushed_when_the_server_stops(world):
     ident = await key_id(world.a.keys["test"])
-    recorder = LastUsed()
+    recorder = KeyUsage()
     async with recorder.flushing_every(3600):
         recorder.note(ident, datetime.now(UTC))
     assert (await ApiKey.get(id=ident)).last_used_at is not None

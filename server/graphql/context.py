@@ -1,11 +1,13 @@
-"""The per-request context every resolver receives."""
+"""The per-request context every resolver receives (the API and, later, the dashboard build it alike)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from server.policy import Principal
-from server.services.usage import LastUsed
+from server.graphql.loaders import Loaders
+from server.policy import KeyPrincipal, OperatorPrincipal, Principal, SessionPrincipal
+from server.services.audit import Actor
+from server.services.usage import KeyUsage
 from server.settings import Settings
 
 
@@ -14,4 +16,19 @@ class Context:
     principal: Principal
     settings: Settings
     request_id: str
-    last_used: LastUsed
+    key_usage: KeyUsage
+    ip: str | None = None
+    user_agent: str | None = None
+    loaders: Loaders = field(default_factory=Loaders)  # per request: DataLoaders must not outlive it
+
+    @property
+    def actor(self) -> Actor:
+        principal = self.principal
+        if isinstance(principal, SessionPrincipal):
+            ident = principal.user_id
+        elif isinstance(principal, KeyPrincipal):
+            ident = principal.key_id
+        else:
+            assert isinstance(principal, OperatorPrincipal)
+            ident = "cli"
+        return Actor(ident, self.ip, self.user_agent)

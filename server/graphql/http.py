@@ -25,7 +25,8 @@ from server.auth import authenticate
 from server.errors import BadRequest, PayloadTooLarge, ThreeminError
 from server.graphql.context import Context
 from server.graphql.errors import format_error, request_error, status_for
-from server.services.usage import LastUsed
+from server.policy import KeyPrincipal
+from server.services.usage import KeyUsage
 from server.settings import Settings
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -33,10 +34,10 @@ JSON = "application/json"
 
 
 class GraphQLEndpoint:
-    def __init__(self, schema: strawberry.Schema, settings: Settings, last_used: LastUsed, graphiql: Any) -> None:
+    def __init__(self, schema: strawberry.Schema, settings: Settings, key_usage: KeyUsage, graphiql: Any) -> None:
         self.schema = schema
         self.settings = settings
-        self.last_used = last_used
+        self.key_usage = key_usage
         self.graphiql = graphiql  # (request) -> Response, for browsers asking for the page
 
     async def handle(self, request: Request) -> Response:
@@ -65,8 +66,16 @@ class GraphQLEndpoint:
             params = _json(await self._body(request), "body")
             allowed = (OperationType.QUERY, OperationType.MUTATION)
         query, variables, operation_name = _parse_params(params)
-        self.last_used.note(principal.key_id, datetime.now(UTC))
-        context = Context(principal=principal, settings=self.settings, request_id=request_id, last_used=self.last_used)
+        if isinstance(principal, KeyPrincipal):
+            self.key_usage.note(principal.key_id, datetime.now(UTC))
+        context = Context(
+            principal=principal,
+            settings=self.settings,
+            request_id=request_id,
+            key_usage=self.key_usage,
+            ip=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+        )
         try:
             result = await self.schema.execute(
                 query,

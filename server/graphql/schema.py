@@ -13,10 +13,14 @@ from strawberry.extensions import (
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.schema.config import StrawberryConfig
 
+from server.graphql.keys.mutations import KeyMutation
 from server.graphql.limits import max_depth_rule
+from server.graphql.members.mutations import MemberMutation
 from server.graphql.records.mutations import RecordMutation
 from server.graphql.records.queries import RecordQuery
 from server.graphql.viewer.queries import ViewerQuery
+from server.graphql.workspaces.mutations import WorkspaceMutation
+from server.graphql.workspaces.queries import WorkspaceQuery
 from server.settings import Settings
 
 
@@ -28,12 +32,12 @@ class Schema(strawberry.Schema):
 
 
 @strawberry.type
-class Query(ViewerQuery, RecordQuery):
+class Query(ViewerQuery, RecordQuery, WorkspaceQuery):
     pass
 
 
 @strawberry.type
-class Mutation(RecordMutation):
+class Mutation(RecordMutation, WorkspaceMutation, KeyMutation, MemberMutation):
     pass
 
 

@@ -18,11 +18,24 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from server import keys, tokens
-from server.errors import KeyDisabled, KeyExpired, NotFound, Unauthenticated, ValidationFailed
+from server.errors import (
+    KeyDisabled,
+    KeyExpired,
+    NotFound,
+    Unauthenticated,
+    ValidationFailed,
+)
 from server.fields import parse_definitions
 from server.keys import Environment
 from server.models import ApiKey, ClaimLink, Endpoint, Partner
-from server.policy import KeyPrincipal, Permission, Principal, Role, RowScope, require_role
+from server.policy import (
+    KeyPrincipal,
+    Permission,
+    Principal,
+    Role,
+    RowScope,
+    require_role,
+)
 from server.services import audit
 from server.services.audit import Actor
 from server.settings import Settings

@@ -54,8 +54,8 @@ async def setup_link(settings: Settings) -> str | None:
     return invitation_url(settings, token)
 
 
-async def invite(principal: Principal, workspace_id: str, email: str, role: Role, settings: Settings, actor: Actor) -> str:
-    """A one-time URL for one person to join; only owners invite."""
+async def invite(principal: Principal, workspace_id: str, email: str, role: Role, settings: Settings, actor: Actor) -> tuple[str, Invitation]:
+    """A one-time URL for one person to join, and the invitation; only owners invite."""
     require_role(principal, workspace_id, Role.OWNER)
     email = accounts.normalise_email(email)
     token = tokens.new_token()
@@ -69,7 +69,7 @@ async def invite(principal: Principal, workspace_id: str, email: str, role: Role
             created_by=actor.id,
         )
         await audit.log(workspace_id, actor, "member.invite", "invitation", invitation.id, after={"email": email, "role": role.value})
-    return invitation_url(settings, token)
+    return invitation_url(settings, token), invitation
 
 
 async def _open_invitation(token: str, settings: Settings) -> Invitation:

@@ -1,11 +1,11 @@
-"""Last use of each key, written in batches instead of on every request.
+"""Key use: the last-used time and uses per day, written in batches.
 
-A request only notes the time in a dict (no I/O); `flush` writes one UPDATE
-per key used since the last flush, every few seconds from the server's
-lifespan and once more at shutdown. A hard crash loses at most the last few
-seconds of "last used" times, never a record. With several workers each one
-flushes its own notes; an UPDATE only moves last_used_at forward, so the
-newest time wins whichever worker writes last.
+A request only notes its key in memory (no I/O); `flush` writes one UPDATE
+per key used since the last flush, and one upsert per key and day, every few
+seconds from the server's lifespan and once more at shutdown. A hard crash
+loses at most the last few seconds of these counts, never a record. With
+several workers each one flushes its own notes: last_used_at only moves
+forward, and daily counts are added, so the totals stay right.
 """
 
 from __future__ import annotations
@@ -13,28 +13,44 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from datetime import datetime
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, date, datetime, timedelta
 
-from tortoise.expressions import Q
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F, Q
+from tortoise.functions import Sum
 
-from server.models import ApiKey
+from server.models import ApiKey, KeyUsageDay
 
 log = logging.getLogger(__name__)
 
 
-class LastUsed:
+class KeyUsage:
     def __init__(self) -> None:
-        self._pending: dict[str, datetime] = {}
+        self._last: dict[str, datetime] = {}
+        self._uses: Counter[tuple[str, date]] = Counter()
 
     def note(self, key_id: str, when: datetime) -> None:
-        self._pending[key_id] = when
+        self._last[key_id] = when
+        self._uses[(key_id, when.date())] += 1
 
     async def flush(self) -> int:
-        pending, self._pending = self._pending, {}
-        for key_id, when in pending.items():
-            await ApiKey.filter(Q(last_used_at__isnull=True) | Q(last_used_at__lt=when), id=key_id).update(last_used_at=when)
-        return len(pending)
+        """Write what was noted; returns how many keys were touched."""
+        last, self._last = self._last, {}
+        uses, self._uses = self._uses, Counter()
+        try:
+            for key_id, when in last.items():
+                await ApiKey.filter(Q(last_used_at__isnull=True) | Q(last_used_at__lt=when), id=key_id).update(last_used_at=when)
+            for (key_id, day), count in uses.items():
+                await _add_uses(key_id, day, count)
+        except Exception:
+            # Put the counts back for the next flush rather than lose them.
+            for key_id, when in last.items():
+                self._last[key_id] = max(when, self._last.get(key_id, when))
+            self._uses.update(uses)
+            raise
+        return len(last)
 
     @contextlib.asynccontextmanager
     async def flushing_every(self, seconds: float) -> AsyncIterator[None]:
@@ -46,7 +62,7 @@ class LastUsed:
                 try:
                     await self.flush()
                 except Exception:  # a failed flush must not stop the next one
-                    log.exception("could not write last-used times")
+                    log.exception("could not write key usage")
 
         task = asyncio.create_task(loop())
         try:
@@ -56,3 +72,28 @@ class LastUsed:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             await self.flush()
+
+
+async def _add_uses(key_id: str, day: date, count: int) -> None:
+    if await KeyUsageDay.filter(key_id=key_id, day=day).update(uses=F("uses") + count):
+        return
+    try:
+        await KeyUsageDay.create(key_id=key_id, day=day, uses=count)
+    except IntegrityError:  # another worker created the row first: add to it
+        await KeyUsageDay.filter(key_id=key_id, day=day).update(uses=F("uses") + count)
+    except Exception:
+        # The key was deleted meanwhile (foreign key): nothing left to count for.
+        if await ApiKey.exists(id=key_id):
+            raise
+
+
+async def uses_since(key_ids: Sequence[str], days: int = 30) -> dict[str, int]:
+    """Uses per key over the last `days` days (today included), in one query."""
+    since = datetime.now(UTC).date() - timedelta(days=days - 1)
+    rows = (
+        await KeyUsageDay.filter(key_id__in=list(key_ids), day__gte=since)
+        .annotate(total=Sum("uses"))
+        .group_by("key_id")
+        .values("key_id", "total")
+    )
+    return {row["key_id"]: int(row["total"] or 0) for row in rows}

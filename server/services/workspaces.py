@@ -1,7 +1,13 @@
-"""Workspaces, endpoints and partners: creating them and finding them by id."""
+"""Workspaces, endpoints and partners: create, rename, edit, archive, list.
+
+Endpoints are the owners' business (their fields shape every partner's
+data); partners the admins'. Archiving keeps the rows (records and the audit
+log still point at them) and makes every key of them stop working.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -10,6 +16,7 @@ from tortoise.transactions import in_transaction
 from server.errors import NotFound, ValidationFailed
 from server.fields import parse_definitions
 from server.models import Endpoint, Partner, Workspace
+from server.policy import Principal, Role, require_role
 from server.services import audit
 from server.services.audit import Actor
 
@@ -44,7 +51,8 @@ async def get_workspace(workspace_id: str | None) -> Workspace:
     return found[0]
 
 
-async def create_endpoint(workspace_id: str, name: str, field_list: list[dict[str, Any]], actor: Actor) -> Endpoint:
+async def create_endpoint(principal: Principal, workspace_id: str, name: str, field_list: list[dict[str, Any]], actor: Actor) -> Endpoint:
+    require_role(principal, workspace_id, Role.OWNER)
     name = _check_name(name)
     definitions = [d.as_json() for d in parse_definitions(field_list)]
     try:
@@ -56,7 +64,8 @@ async def create_endpoint(workspace_id: str, name: str, field_list: list[dict[st
     return endpoint
 
 
-async def create_partner(workspace_id: str, name: str, actor: Actor) -> Partner:
+async def create_partner(principal: Principal, workspace_id: str, name: str, actor: Actor) -> Partner:
+    require_role(principal, workspace_id, Role.ADMIN)
     name = _check_name(name, 200)
     try:
         async with in_transaction():
@@ -65,3 +74,84 @@ async def create_partner(workspace_id: str, name: str, actor: Actor) -> Partner:
     except IntegrityError:
         raise ValidationFailed(fields={"name": "a partner with this name exists"}) from None
     return partner
+
+
+async def get_endpoint(principal: Principal, endpoint_id: str, role: Role = Role.VIEWER) -> Endpoint:
+    endpoint = await Endpoint.get_or_none(id=endpoint_id)
+    if endpoint is None:
+        raise NotFound("No such endpoint.")
+    require_role(principal, endpoint.workspace_id, role)
+    return endpoint
+
+
+async def get_partner(principal: Principal, partner_id: str, role: Role = Role.VIEWER) -> Partner:
+    partner = await Partner.get_or_none(id=partner_id)
+    if partner is None:
+        raise NotFound("No such partner.")
+    require_role(principal, partner.workspace_id, role)
+    return partner
+
+
+async def update_endpoint(
+    principal: Principal, endpoint_id: str, actor: Actor, *, name: str | None = None, field_list: list[dict[str, Any]] | None = None
+) -> Endpoint:
+    """Rename and / or replace the field list. Stored records are not rewritten:
+    the new fields apply to what is sent from now on."""
+    endpoint = await get_endpoint(principal, endpoint_id, Role.OWNER)
+    before = {"name": endpoint.name, "fields": endpoint.fields}
+    if name is not None:
+        endpoint.name = _check_name(name)
+    if field_list is not None:
+        endpoint.fields = [d.as_json() for d in parse_definitions(field_list)]
+    try:
+        async with in_transaction():
+            await endpoint.save(update_fields=["name", "fields"])
+            await audit.log(endpoint.workspace_id, actor, "endpoint.update", "endpoint", endpoint.id, before=before, after={"name": endpoint.name, "fields": endpoint.fields})
+    except IntegrityError:
+        raise ValidationFailed(fields={"name": "an endpoint with this name exists"}) from None
+    return endpoint
+
+
+async def archive_endpoint(principal: Principal, endpoint_id: str, actor: Actor) -> Endpoint:
+    endpoint = await get_endpoint(principal, endpoint_id, Role.OWNER)
+    if endpoint.archived_at is None:
+        endpoint.archived_at = datetime.now(UTC)
+        async with in_transaction():
+            await endpoint.save(update_fields=["archived_at"])
+            await audit.log(endpoint.workspace_id, actor, "endpoint.archive", "endpoint", endpoint.id)
+    return endpoint
+
+
+async def update_partner(principal: Principal, partner_id: str, name: str, actor: Actor) -> Partner:
+    partner = await get_partner(principal, partner_id, Role.ADMIN)
+    before = {"name": partner.name}
+    partner.name = _check_name(name, 200)
+    try:
+        async with in_transaction():
+            await partner.save(update_fields=["name"])
+            await audit.log(partner.workspace_id, actor, "partner.update", "partner", partner.id, before=before, after={"name": partner.name})
+    except IntegrityError:
+        raise ValidationFailed(fields={"name": "a partner with this name exists"}) from None
+    return partner
+
+
+async def archive_partner(principal: Principal, partner_id: str, actor: Actor) -> Partner:
+    partner = await get_partner(principal, partner_id, Role.ADMIN)
+    if partner.archived_at is None:
+        partner.archived_at = datetime.now(UTC)
+        async with in_transaction():
+            await partner.save(update_fields=["archived_at"])
+            await audit.log(partner.workspace_id, actor, "partner.archive", "partner", partner.id)
+    return partner
+
+
+async def list_endpoints(principal: Principal, workspace_id: str, *, include_archived: bool = False) -> list[Endpoint]:
+    require_role(principal, workspace_id, Role.VIEWER)
+    query = Endpoint.filter(workspace_id=workspace_id)
+    return await (query if include_archived else query.filter(archived_at=None)).order_by("name")
+
+
+async def list_partners(principal: Principal, workspace_id: str, *, include_archived: bool = False) -> list[Partner]:
+    require_role(principal, workspace_id, Role.VIEWER)
+    query = Partner.filter(workspace_id=workspace_id)
+    return await (query if include_archived else query.filter(archived_at=None)).order_by("name")

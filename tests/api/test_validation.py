@@ -11,6 +11,7 @@ import pytest
 import pytest_asyncio
 
 from server.models import Record
+from server.policy import OPERATOR
 from server.services import workspaces
 from server.services.audit import CLI
 from tests.conftest import CREATE_MANY, UPDATE, error_codes, gql, issue
@@ -55,7 +56,7 @@ BAD = [
 
 @pytest_asyncio.fixture
 async def typed(world):
-    endpoint = await workspaces.create_endpoint(world.a.workspace, "typed", FIELDS, CLI)
+    endpoint = await workspaces.create_endpoint(OPERATOR, world.a.workspace, "typed", FIELDS, CLI)
     return endpoint.id, await issue(world.a, endpoint=endpoint.id)
 
 
@@ -131,7 +132,7 @@ async def test_non_object_data_is_refused(client, typed, data):
 async def test_integer_literal_beyond_64_bits_is_a_validation_error_not_a_crash(client, world, name):
     """GraphQL literals (unlike JSON variables) can carry integers of any size; here fields without limits."""
     unbounded = [{"name": "n", "type": "number"}, {"name": "i", "type": "integer"}, {"name": "j", "type": "json"}]
-    endpoint = (await workspaces.create_endpoint(world.a.workspace, "unbounded", unbounded, CLI)).id
+    endpoint = (await workspaces.create_endpoint(OPERATOR, world.a.workspace, "unbounded", unbounded, CLI)).id
     key = await issue(world.a, endpoint=endpoint)
     document = 'mutation { createRecord(endpoint: "%s", data: {%s: 1%s}) { id } }' % (endpoint, name, "0" * 400)
     assert list(_fields(await gql(client, key, document))) == [name]
