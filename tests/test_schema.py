@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from graphql import get_introspection_query
 from strawberry.extensions.parser_cache import _get_parse_cache
 from strawberry.extensions.validation_cache import _get_validate_cache
@@ -72,3 +73,21 @@ async def test_unexpected_errors_are_masked_and_logged_with_request_id(client, w
     assert "SELECT" not in response.text
     assert error["extensions"]["requestId"] == response.headers["x-request-id"]
     assert any(response.headers["x-request-id"] in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "code"),
+    [
+        ("{ viewer { kind }", {}, "GRAPHQL_PARSE_FAILED"),
+        ("{ nothingHere }", {}, "GRAPHQL_VALIDATION_FAILED"),
+        ("query($first: Int) { records(endpoint: \"ep_x\", first: $first) { edges { cursor } } }", {"first": "ten"}, "VALIDATION_FAILED"),
+    ],
+)
+async def test_errors_before_execution_have_codes_and_statuses(client, world, query, variables, code):
+    for accept, status in (("application/json", 200), ("application/graphql-response+json", 400)):
+        response = await gql(client, world.a.keys["test"], query, variables, Accept=accept)
+        body = response.json()
+        assert response.status_code == status and "data" not in body and error_codes(body) == [code]
+        assert response.headers["content-type"].startswith(accept)
+    if code == "VALIDATION_FAILED":
+        assert "first" in body["errors"][0]["extensions"]["fields"]

@@ -9,6 +9,7 @@ request id, so its text (SQL, paths, values) never reaches a caller.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,6 +28,8 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
         extensions = original.as_extensions()
     elif original is None or isinstance(original, GraphQLError):
         extensions = dict(error.extensions or {})
+        if "code" not in extensions and not error.path:
+            extensions.update(_request_error_code(error.message))
     else:
         log.error("unexpected error in request %s", request_id, exc_info=original)
         out["message"] = "Unexpected error."
@@ -38,6 +41,25 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
     if extensions:
         out["extensions"] = extensions
     return out
+
+
+_VARIABLE_AT = re.compile(r"^Variable '\$(\w+)' got invalid value .*? at '([^']+)'")
+
+
+def _request_error_code(message: str) -> dict[str, Any]:
+    """A code for errors GraphQL raises before execution, so clients can tell them apart.
+
+    A variable that does not fit its type (a permission or grace period not
+    offered, a string for an Int) is bad input like any other: VALIDATION_FAILED,
+    with the variable path named in `fields`.
+    """
+    if message.startswith("Syntax Error"):
+        return {"code": "GRAPHQL_PARSE_FAILED"}
+    if message.startswith("Variable '$"):
+        at = _VARIABLE_AT.match(message)
+        where = at.group(2) if at else message.split("'")[1].lstrip("$")
+        return {"code": "VALIDATION_FAILED", "fields": {where: message.rsplit("; ", 1)[-1]}}
+    return {"code": "GRAPHQL_VALIDATION_FAILED"}
 
 
 def status_for(errors: Sequence[GraphQLError]) -> int:
