@@ -96,10 +96,11 @@ def require(principal: Principal, permission: Permission) -> None:
         raise Forbidden(f"This key does not have the {permission.value.upper()} permission.")
 
 
-def require_role(principal: Principal, workspace_id: str | None, role: Role) -> None:
+def require_role(principal: Principal, workspace_id: str | None, role: Role, *, missing: str = "Not found.") -> None:
     """A person with at least `role` in the workspace (or the operator); keys may never manage.
 
-    Not a member: NOT_FOUND, exactly as for a workspace that does not exist.
+    Not a member: NOT_FOUND with `missing`, the very message the caller gives
+    for an object that does not exist, so the answer never tells them apart.
     """
     if isinstance(principal, OperatorPrincipal):
         return
@@ -107,7 +108,7 @@ def require_role(principal: Principal, workspace_id: str | None, role: Role) -> 
         raise Forbidden("Only people signed in to threemin may do this, not collaboration keys.")
     held = principal.roles.get(workspace_id or "")
     if held is None:
-        raise NotFound("Not found.")
+        raise NotFound(missing)
     if held.rank < role.rank:
         raise Forbidden(f"This needs the {role.value} role; you are {held.value}.")
 
@@ -139,7 +140,7 @@ def check_writable(principal: KeyPrincipal, data: Any) -> None:
         )
 
 
-def readable_view(principal: KeyPrincipal, data: dict[str, Any]) -> dict[str, Any]:
-    if principal.readable_fields is None:
+def readable_view(principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(principal, KeyPrincipal) or principal.readable_fields is None:
         return data
     return {name: value for name, value in data.items() if name in principal.readable_fields}

@@ -288,7 +288,7 @@ async def get_key(principal: Principal, key_id: str, role: Role = Role.VIEWER) -
     key = await ApiKey.get_or_none(id=key_id)
     if key is None:
         raise NotFound("No such key.")
-    require_role(principal, key.workspace_id, role)
+    require_role(principal, key.workspace_id, role, missing="No such key.")
     return key
 
 

@@ -20,8 +20,9 @@ from tortoise.transactions import in_transaction
 from server import policy
 from server.errors import NotFound, PayloadTooLarge, ValidationFailed
 from server.fields import check_record
-from server.models import Record
-from server.policy import Permission, Principal
+from server.keys import Environment
+from server.models import Endpoint, Record
+from server.policy import Permission, Principal, Role, SessionPrincipal
 
 COLUMNS = ("seq", "id", "endpoint_id", "environment", "partner_id", "data", "created_at", "updated_at")
 
@@ -131,24 +132,48 @@ async def create_records(principal: Principal, endpoint_id: str, batch: list[Any
 
 
 async def get_record(principal: Principal, record_id: str) -> RecordRow:
+    if isinstance(principal, SessionPrincipal):
+        found = await Record.filter(id=record_id).values(*COLUMNS, "endpoint__workspace_id")
+        if not found:
+            raise NotFound("No such record.")
+        policy.require_role(principal, found[0]["endpoint__workspace_id"], Role.VIEWER, missing="No such record.")
+        return _row(found[0])
     policy.require(principal, Permission.READ)
-    return await _find(principal, record_id)
-
-
-async def _find(principal: Principal, record_id: str) -> RecordRow:
     found = await Record.filter(id=record_id, **policy.record_filter(principal)).values(*COLUMNS)
     if not found:
         raise NotFound("No such record.")
     return _row(found[0])
 
 
-async def list_records(principal: Principal, endpoint_id: str, first: int, after: str | None, *, max_page: int) -> Page:
-    """Newest first, by keyset: a page deep in the list costs what the first does."""
+async def _read_scope(principal: Principal, endpoint_id: str, environment: Environment | None) -> dict[str, Any]:
+    """The rows of one endpoint and environment a principal may list.
+
+    A key reads its own environment (asking for the other one is NOT_FOUND, as
+    for any endpoint it cannot reach); a person picks one, never both at once.
+    """
+    if isinstance(principal, SessionPrincipal):
+        endpoint = await Endpoint.get_or_none(id=endpoint_id).only("id", "workspace_id")
+        if endpoint is None:
+            raise NotFound("No such endpoint.")
+        policy.require_role(principal, endpoint.workspace_id, Role.VIEWER, missing="No such endpoint.")
+        if environment is None:
+            raise ValidationFailed(fields={"environment": "choose TEST or LIVE"})
+        return {"endpoint_id": endpoint_id, "environment": environment.value}
     policy.require_endpoint(principal, endpoint_id)
     policy.require(principal, Permission.READ)
+    if environment is not None and environment is not principal.environment:
+        raise NotFound("No such endpoint.")
+    return policy.record_filter(principal)
+
+
+async def list_records(
+    principal: Principal, endpoint_id: str, first: int, after: str | None, *, max_page: int, environment: Environment | None = None
+) -> Page:
+    """Newest first, by keyset: a page deep in the list costs what the first does."""
+    scope = await _read_scope(principal, endpoint_id, environment)
     if not 0 <= first <= max_page:
         raise ValidationFailed(fields={"first": f"must be between 0 and {max_page}"})
-    query = Record.filter(**policy.record_filter(principal))
+    query = Record.filter(**scope)
     if after is not None:
         query = query.filter(seq__lt=decode_cursor(after))
     found = await query.order_by("-seq").limit(first + 1).values(*COLUMNS)

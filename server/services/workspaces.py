@@ -80,7 +80,7 @@ async def get_endpoint(principal: Principal, endpoint_id: str, role: Role = Role
     endpoint = await Endpoint.get_or_none(id=endpoint_id)
     if endpoint is None:
         raise NotFound("No such endpoint.")
-    require_role(principal, endpoint.workspace_id, role)
+    require_role(principal, endpoint.workspace_id, role, missing="No such endpoint.")
     return endpoint
 
 
@@ -88,7 +88,7 @@ async def get_partner(principal: Principal, partner_id: str, role: Role = Role.V
     partner = await Partner.get_or_none(id=partner_id)
     if partner is None:
         raise NotFound("No such partner.")
-    require_role(principal, partner.workspace_id, role)
+    require_role(principal, partner.workspace_id, role, missing="No such partner.")
     return partner
 
 

@@ -5,18 +5,26 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
+from server import keys
+from server.graphql.enums import Environment
 from server.graphql.records.types import Record, RecordConnection
 from server.services import records
 
 
 @strawberry.type
 class RecordQuery:
-    @strawberry.field(description="Records of an endpoint in the key's environment, newest first. Needs READ. `first` is at most 200.")
-    async def records(self, info: Info, endpoint: strawberry.ID, first: int = 50, after: str | None = None) -> RecordConnection:
+    @strawberry.field(
+        description="Records of an endpoint, newest first; `first` is at most 200. A key reads its own environment "
+        "and needs READ; a person (any role) names the environment."
+    )
+    async def records(
+        self, info: Info, endpoint: strawberry.ID, first: int = 50, after: str | None = None, environment: Environment | None = None
+    ) -> RecordConnection:
         ctx = info.context
-        page = await records.list_records(ctx.principal, endpoint, first, after, max_page=ctx.settings.max_page_size)
+        env = None if environment is None else keys.Environment(environment.value)
+        page = await records.list_records(ctx.principal, endpoint, first, after, max_page=ctx.settings.max_page_size, environment=env)
         return RecordConnection.from_page(page)
 
-    @strawberry.field(description="One record by id. Needs READ. Records outside the key's endpoint, environment or row scope are NOT_FOUND.")
+    @strawberry.field(description="One record by id. A key needs READ; records outside its endpoint, environment or row scope are NOT_FOUND.")
     async def record(self, info: Info, id: strawberry.ID) -> Record | None:
         return Record.from_row(await records.get_record(info.context.principal, id))
