@@ -8,12 +8,14 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 import web
+from server import dashboard
+from server.dashboard.pages import Pages
 from server.db import open_database
 from server.graphql.http import GraphQLEndpoint
 from server.graphql.schema import build_schema
@@ -45,10 +47,9 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
         )
         return response
 
-    endpoint = GraphQLEndpoint(build_schema(settings), settings, key_usage, graphiql)
-
-    async def home(request: Request) -> Response:
-        return PlainTextResponse("threemin is running. Partners send GraphQL to POST /graphql; open /graphql in a browser for GraphiQL.\n")
+    schema = build_schema(settings)
+    endpoint = GraphQLEndpoint(schema, settings, key_usage, graphiql)
+    pages = Pages(settings, templates, schema, key_usage)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -61,7 +62,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
 
     app = Starlette(
         routes=[
-            Route("/", home),
+            *dashboard.routes(pages),
             Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
             Mount("/static", StaticFiles(directory=WEB / "static"), name="static"),
         ],

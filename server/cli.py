@@ -1,21 +1,26 @@
-"""`threemin serve | migrate | workspace | endpoint | partner | key | demo | export-schema | makemigrations`.
+"""`threemin serve | migrate | createuser | workspace | endpoint | partner | key | demo | export-schema | makemigrations`.
 
 Every command reads the same settings as `serve` (THREEMIN_* variables) and
 takes `--json` where a script may want the output. A key's plaintext is
-printed exactly once, by the command that issues it.
+printed exactly once, by the command that issues it; a password is never
+an argument (it would sit in the shell history and in `ps`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
+import os
 import shlex
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from tortoise.transactions import in_transaction
 
 from server import keys
 from server.db import (
@@ -24,12 +29,13 @@ from server.db import (
     open_database,
     pending_model_changes,
 )
-from server.errors import ThreeminError
+from server.errors import NotFound, ThreeminError, ValidationFailed
 from server.fields import parse_spec
 from server.keys import Environment
-from server.policy import OPERATOR
+from server.models import Membership, Workspace
+from server.policy import OPERATOR, Role
+from server.services import accounts, audit, members, workspaces
 from server.services import keys as key_service
-from server.services import workspaces
 from server.services.audit import CLI
 from server.services.keys import Handover, KeyGrant
 from server.settings import Settings, resolve_secret_key
@@ -68,11 +74,25 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     from server.app import create_app
 
     settings = resolve_secret_key(settings.replace(host=args.host or settings.host, port=args.port or settings.port))
+    asyncio.run(_announce_setup_link(settings))
     print(f"threemin: serving on http://{settings.host}:{settings.port} (GraphiQL at /graphql)", file=sys.stderr)
     # access_log off: uvicorn would log request lines as they came, and a
     # partner who wrongly puts a key in a URL must not have it written to disk.
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
     return 0
+
+
+async def _announce_setup_link(settings: Settings) -> None:
+    """On a fresh install nobody can sign in: print the one-time link that creates the first owner."""
+    async with open_database(settings):  # also applies pending migrations
+        link = await members.setup_link(settings)
+    if link:
+        print(
+            "threemin: nobody can sign in yet. Open this one-time setup link to create the first account\n"
+            f"          and its workspace (it works once, for {settings.invitation_hours} hours; each start makes a new one):\n\n"
+            f"  {link}\n",
+            file=sys.stderr,
+        )
 
 
 async def migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -103,6 +123,66 @@ async def export_schema(args: argparse.Namespace, settings: Settings) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+# --- people -------------------------------------------------------------------
+
+
+def _new_password() -> str:
+    """From THREEMIN_PASSWORD (for scripts), else asked twice without echo; never an argument."""
+    password = os.environ.get("THREEMIN_PASSWORD")
+    if password:
+        return password
+    try:
+        first = getpass.getpass("Password: ")
+        again = getpass.getpass("Password (again): ")
+    except (EOFError, KeyboardInterrupt):
+        raise SystemExit("\nerror: no password given (type it when asked, or set THREEMIN_PASSWORD)") from None
+    if first != again:
+        raise SystemExit("error: the passwords do not match")
+    return first
+
+
+async def createuser(args: argparse.Namespace, settings: Settings) -> int:
+    password = _new_password()
+    role = Role(args.role)
+    # One transaction: a refused email, name or password leaves no empty
+    # workspace, and a bad workspace no user without one. SQLite takes its
+    # write lock at the first insert, after the password is hashed.
+    async with open_database(settings), in_transaction():
+        # The services' own messages speak of records and of `name`: say which option was wrong.
+        try:
+            user = await accounts.create_user(args.email, args.name, password, settings)
+        except ValidationFailed as invalid:
+            raise _not_created(invalid, {"email": "--email", "name": "--name"}) from None
+        if args.workspace_name is not None:
+            try:
+                workspace = await workspaces.create_workspace(args.workspace_name, CLI)
+            except ValidationFailed as invalid:
+                raise _not_created(invalid, {"name": "--workspace-name"}) from None
+        else:
+            workspace = await _existing_workspace(args.workspace)
+        # Directly: no service adds a member without an invitation yet (one belongs in services/members.py).
+        await Membership.create(workspace_id=workspace.id, user_id=user.id, role=role.value)
+        await audit.log(workspace.id, CLI, "member.join", "user", user.id, after={"role": role.value})
+    data = {"user": user.id, "email": user.email, "workspace": workspace.id, "role": role.value}
+    text = f"user {user.id} ({user.email}) is {role.value} of workspace {workspace.id} ({workspace.name})"
+    _out(args, data, f"{text}\nSign in at {settings.base_url}/login")
+    return 0
+
+
+def _not_created(invalid: ValidationFailed, options: dict[str, str]) -> ValidationFailed:
+    fields = {options.get(name, name): why for name, why in (invalid.extensions.get("fields") or {}).items()}
+    return ValidationFailed("The user was not created.", fields=fields)
+
+
+async def _existing_workspace(workspace_id: str | None) -> Workspace:
+    try:
+        return await workspaces.get_workspace(workspace_id)
+    except NotFound as missing:
+        if workspace_id:
+            raise
+        raise NotFound(f"{missing.message} Use --workspace-name NAME for a new one, or --workspace ID.") from None
 
 
 # --- workspaces, endpoints, partners ----------------------------------------
@@ -251,6 +331,20 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--check", action="store_true", help="exit 1 if models changed without a migration")
     sub = command(commands, "export-schema", export_schema, "Print the GraphQL schema (SDL).", json_flag=False)
     sub.add_argument("--output", help="write to this file instead of standard output")
+
+    sub = command(
+        commands,
+        "createuser",
+        createuser,
+        "Create a person who signs in to the dashboard, with a role in a workspace. "
+        "The password comes from THREEMIN_PASSWORD or is asked for twice.",
+    )
+    sub.add_argument("--email", required=True)
+    sub.add_argument("--name", required=True)
+    where = sub.add_mutually_exclusive_group()
+    where.add_argument("--workspace-name", help="create a new workspace with this name")
+    where.add_argument("--workspace", help="workspace id (default: the only one)")
+    sub.add_argument("--role", default="owner", choices=[role.value for role in Role], help="default: owner")
 
     group = commands.add_parser("workspace", help="Workspaces.").add_subparsers(title="workspace commands")
     sub = command(group, "create", workspace_create, "Create a workspace.")

@@ -1,0 +1,17 @@
+"""The dashboard's HTML pages: sign-in, first-run setup and invitations, claim links, home.
+
+Handlers parse the request, call a service (or run a GraphQL operation as the
+signed-in person) and render a template; they hold no rules of their own.
+`routes` is all that app.py needs from here.
+"""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from server.dashboard import claims, invitations, sessions
+from server.dashboard.pages import Pages
+
+
+def routes(pages: Pages) -> list[Route]:
+    return [*sessions.routes(pages), *invitations.routes(pages), *claims.routes(pages)]

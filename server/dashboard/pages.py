@@ -1,0 +1,163 @@
+"""What every dashboard page shares: rendering with the security headers, the
+cross-site check on forms, reading a form body, the session cookie, and
+running a GraphQL operation as the signed-in person.
+
+Handlers never build a Response with headers of their own: `Pages.route`
+wraps them, so no page can leave out the CSP or the no-store header, and a
+`Refused` raised anywhere becomes the HTML error page with its status.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+import strawberry
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+from server.auth import SESSION_COOKIE, same_origin
+from server.errors import Unauthenticated
+from server.graphql.context import Context
+from server.policy import SessionPrincipal
+from server.services import accounts
+from server.services.audit import Actor
+from server.services.usage import KeyUsage
+from server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# No inline script or style anywhere, so nothing needs 'unsafe-inline' or a hash.
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+SECURITY_HEADERS = {
+    "content-security-policy": PAGE_CSP,
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    # Setup, invitation and claim links carry their token in the path: never
+    # let it leave in a Referer, nor a page with a key sit in a cache.
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+}
+# Our forms are a few short fields; anything bigger is not one of them.
+FORM_LIMIT = 16 * 1024
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class Refused(Exception):
+    """Ends a request with the error page: a status, a heading and a public message."""
+
+    def __init__(self, status: int, title: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.title, self.message = status, title, message
+
+
+CROSS_SITE = "This form was sent from another site, so it was not accepted. Open the page on threemin itself and try again."
+
+
+@dataclass(frozen=True, slots=True)
+class Pages:
+    settings: Settings
+    templates: Jinja2Templates
+    schema: strawberry.Schema
+    key_usage: KeyUsage
+
+    def route(self, path: str, handler: Handler, *, name: str, method: str = "GET") -> Route:
+        """A route whose every answer carries the security headers; POSTs must come from our own pages."""
+
+        async def endpoint(request: Request) -> Response:
+            try:
+                # Login CSRF too: a foreign site must not sign a browser in to its own account.
+                if method == "POST" and not same_origin(request):
+                    raise Refused(403, "Request refused", CROSS_SITE)
+                response = await handler(request)
+            except Refused as refused:
+                response = self.render(request, "error.html", {"title": refused.title, "message": refused.message}, refused.status)
+            response.headers.update(SECURITY_HEADERS)
+            return response
+
+        return Route(path, endpoint, methods=[method], name=name)
+
+    def render(self, request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200) -> Response:
+        return self.templates.TemplateResponse(request, template, context or {}, status_code=status)
+
+    def redirect(self, request: Request, name: str, **params: str) -> Response:
+        # A path, not an absolute URL: behind a proxy the scheme we see may be wrong.
+        return RedirectResponse(request.url_for(name, **params).path, status_code=303)
+
+    def start_session(self, request: Request, response: Response, token: str) -> None:
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            max_age=self.settings.session_max_hours * 3600,
+            path="/",
+            secure=request.url.scheme == "https",
+            httponly=True,
+            samesite="lax",
+        )
+
+    def end_session(self, request: Request, response: Response) -> None:
+        response.delete_cookie(SESSION_COOKIE, path="/", secure=request.url.scheme == "https", httponly=True, samesite="lax")
+
+    async def signed_in(self, request: Request) -> SessionPrincipal | None:
+        """The person behind the session cookie, or None (no cookie, or the session has ended)."""
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token:
+            return None
+        try:
+            return await accounts.session_principal(token, self.settings, datetime.now(UTC))
+        except Unauthenticated:
+            return None
+
+    async def run(self, request: Request, principal: SessionPrincipal, document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Execute an operation with the same context as /graphql: the page can do nothing the API would refuse."""
+        context = Context(
+            principal=principal,
+            settings=self.settings,
+            request_id=secrets.token_hex(8),
+            key_usage=self.key_usage,
+            ip=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+        )
+        result = await self.schema.execute(document, variable_values=variables, context_value=context)
+        if result.errors or result.data is None:
+            log.error("dashboard operation failed (request %s): %s", context.request_id, [e.message for e in result.errors or []])
+            raise Refused(500, "Something went wrong", f"This page could not be shown. Reference: {context.request_id}.")
+        return result.data
+
+
+def actor(request: Request, who: str = "anonymous") -> Actor:
+    """Who did it for the audit log; services put the user's id in place of `who` once they know it."""
+    return Actor(who, request.client.host if request.client else None, request.headers.get("user-agent"))
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The fields of a url-encoded form (first value of each).
+
+    Parsed here rather than with request.form(), which needs python-multipart
+    for a format none of our forms use.
+    """
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != FORM_TYPE:
+        raise Refused(415, "Unexpected form", "This page accepts only its own form.")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > FORM_LIMIT:
+            raise Refused(413, "Too much data", "The form was larger than any of ours can be.")
+        chunks.append(chunk)
+    try:
+        fields = parse_qs(b"".join(chunks).decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=20)
+    except ValueError:
+        raise Refused(400, "Unexpected form", "This page accepts only its own form.") from None
+    return {name: values[0] for name, values in fields.items()}
