@@ -66,8 +66,17 @@ class NotFound(ThreeminError):
 
 
 class ValidationFailed(ThreeminError):
+    """Bad input; `fields` maps each offending field to why. Without a message,
+    the message lists them ("name must be 1 to 100 characters")."""
+
     code = "VALIDATION_FAILED"
-    message = "The data does not fit the endpoint's fields."
+    message = "The input is not valid."
+
+    def __init__(self, message: str | None = None, **extensions: Any) -> None:
+        fields = extensions.get("fields") or {}
+        if message is None and fields:
+            message = "; ".join(f"{name} {why}" for name, why in fields.items())[:500] + "."
+        super().__init__(message, **extensions)
 
 
 class RateLimited(ThreeminError):

@@ -236,5 +236,5 @@ def check_record(definitions: Sequence[FieldDefinition], data: Any, *, partial: 
             if definition.required and definition.name not in clean and definition.name not in problems:
                 problems[definition.name] = "is required"
     if problems:
-        raise ValidationFailed(fields=problems)
+        raise ValidationFailed("The data does not fit the endpoint's fields.", fields=problems)
     return clean

@@ -43,7 +43,8 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
     return out
 
 
-_VARIABLE_AT = re.compile(r"^Variable '\$(\w+)' got invalid value .*? at '([^']+)'")
+_VARIABLE = re.compile(r"^Variable '\$(\w+)'")
+_AT = re.compile(r" at '?\.?([\w.\[\]]+)'?")
 
 
 def _request_error_code(message: str) -> dict[str, Any]:
@@ -51,14 +52,16 @@ def _request_error_code(message: str) -> dict[str, Any]:
 
     A variable that does not fit its type (a permission or grace period not
     offered, a string for an Int) is bad input like any other: VALIDATION_FAILED,
-    with the variable path named in `fields`.
+    naming the field inside the variable (`permissions` for `$input.permissions[1]`).
     """
     if message.startswith("Syntax Error"):
         return {"code": "GRAPHQL_PARSE_FAILED"}
-    if message.startswith("Variable '$"):
-        at = _VARIABLE_AT.match(message)
-        where = at.group(2) if at else message.split("'")[1].lstrip("$")
-        return {"code": "VALIDATION_FAILED", "fields": {where: message.rsplit("; ", 1)[-1]}}
+    variable = _VARIABLE.match(message)
+    if variable:
+        at = _AT.search(message)
+        path = re.sub(r"\[\d+\]", "", at.group(1)).strip(".") if at else ""
+        field = path.rsplit(".", 1)[-1] if path and path != variable.group(1) else variable.group(1)
+        return {"code": "VALIDATION_FAILED", "fields": {field: message.split(": ", 1)[-1].split("; ", 1)[-1]}}
     return {"code": "GRAPHQL_VALIDATION_FAILED"}
 
 

@@ -36,8 +36,11 @@ def normalise_email(email: str) -> str:
 
 
 async def create_user(email: str, name: str, password: str, settings: Settings) -> User:
-    email = normalise_email(email)
     problems = {}
+    try:
+        email = normalise_email(email)
+    except ValidationFailed as error:
+        problems.update(error.extensions["fields"])  # reported with the others, all at once
     if not name.strip() or len(name) > 200:
         problems["name"] = "must be 1 to 200 characters"
     if why := passwords.password_problem(password):
@@ -64,12 +67,11 @@ async def sign_in(email: str, password: str, settings: Settings, actor: Actor) -
     try:
         email = normalise_email(email)
     except ValidationFailed:
-        await passwords.verify_nothing(password, fast=settings.fast_password_hashing)
-        raise refused from None
-    user = await User.get_or_none(email=email)
+        email = ""  # not an address: no user can match, and it is logged like an unknown one
+    user = await User.get_or_none(email=email) if email else None
     if user is None:
         await passwords.verify_nothing(password, fast=settings.fast_password_hashing)
-        await _log_for_user(None, Actor(f"email:{email[:40]}", actor.ip, actor.user_agent), "user.sign_in_failed")
+        await _log_for_user(None, Actor(f"email:{email[:40] or '(malformed)'}", actor.ip, actor.user_agent), "user.sign_in_failed")
         raise refused
     if not await passwords.verify_password(user.password_hash, password, fast=settings.fast_password_hashing):
         await _log_for_user(user.id, Actor(user.id, actor.ip, actor.user_agent), "user.sign_in_failed")

@@ -77,6 +77,10 @@ async def _open_invitation(token: str, settings: Settings) -> Invitation:
     now = datetime.now(timezone.utc)
     if invitation is None or invitation.accepted_at is not None or invitation.expires_at <= now:
         raise NotFound("This link has been used or has expired. Ask for a new one.")
+    # A setup link is only for the very first person: once anyone exists
+    # (say through `threemin createuser`), an old one must not mint an owner.
+    if invitation.workspace_id is None and await User.exists():
+        raise NotFound("This link has been used or has expired. Ask for a new one.")
     return invitation
 
 
