@@ -19,6 +19,7 @@ from server.dashboard.pages import Pages
 from server.db import open_database
 from server.graphql.http import GraphQLEndpoint
 from server.graphql.schema import build_schema
+from server.policy import Role
 from server.services.usage import KeyUsage
 from server.settings import Settings
 
@@ -60,14 +61,14 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
             async with key_usage.flushing_every(settings.last_used_flush_seconds):
                 yield
 
-    app = Starlette(
-        routes=[
-            *dashboard.routes(pages),
-            Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
-            Mount("/static", StaticFiles(directory=WEB / "static"), name="static"),
-        ],
-        lifespan=lifespan,
-    )
+    routes = [
+        *dashboard.routes(pages),
+        Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
+        Mount("/static", StaticFiles(directory=WEB / "static"), name="static"),
+    ]
+    # Templates link only to screens that exist, and show buttons by role.
+    templates.env.globals.update(url_names={route.name for route in routes}, roles=Role)
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.settings = settings
     app.state.key_usage = key_usage
     return app

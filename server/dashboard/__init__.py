@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from server.dashboard import claims, invitations, sessions
+from server.dashboard import claims, invitations, keys, sessions
 from server.dashboard.pages import Pages
+from server.dashboard.screens import Screens
 
 
 def routes(pages: Pages) -> list[Route]:
-    return [*sessions.routes(pages), *invitations.routes(pages), *claims.routes(pages)]
+    screens = Screens(pages)
+    return [*sessions.routes(pages), *invitations.routes(pages), *claims.routes(pages), *keys.routes(screens)]

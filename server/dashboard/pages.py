@@ -24,8 +24,10 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from server.auth import SESSION_COOKIE, same_origin
+from server.dashboard import operations
 from server.errors import Unauthenticated
 from server.graphql.context import Context
+from server.graphql.errors import format_error
 from server.policy import SessionPrincipal
 from server.services import accounts
 from server.services.audit import Actor
@@ -122,6 +124,18 @@ class Pages:
 
     async def run(self, request: Request, principal: SessionPrincipal, document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         """Execute an operation with the same context as /graphql: the page can do nothing the API would refuse."""
+        outcome = await self.execute(request, principal, document, variables)
+        if outcome.errors or outcome.data is None:
+            raise Refused(500, "Something went wrong", f"This page could not be shown. Reference: {outcome.request_id}.")
+        return outcome.data
+
+    async def operation(self, request: Request, principal: SessionPrincipal, name: str, variables: dict[str, Any] | None = None) -> Outcome:
+        """Run a named operation of web/operations; expected refusals come back in `errors`."""
+        return await self.execute(request, principal, operations.document(name), variables, name)
+
+    async def execute(
+        self, request: Request, principal: SessionPrincipal, document: str, variables: dict[str, Any] | None = None, name: str | None = None
+    ) -> Outcome:
         context = Context(
             principal=principal,
             settings=self.settings,
@@ -130,11 +144,35 @@ class Pages:
             ip=request.client.host if request.client else None,
             user_agent=request.headers.get("user-agent"),
         )
-        result = await self.schema.execute(document, variable_values=variables, context_value=context)
-        if result.errors or result.data is None:
-            log.error("dashboard operation failed (request %s): %s", context.request_id, [e.message for e in result.errors or []])
-            raise Refused(500, "Something went wrong", f"This page could not be shown. Reference: {context.request_id}.")
-        return result.data
+        result = await self.schema.execute(document, variable_values=variables, context_value=context, operation_name=name)
+        errors = [format_error(error, context.request_id) for error in result.errors or []]
+        if any(e.get("extensions", {}).get("code") in UNEXPECTED for e in errors):
+            log.error("dashboard operation %s failed (request %s): %s", name, context.request_id, [e["message"] for e in errors])
+            raise Refused(500, "Something went wrong", f"This could not be done. Reference: {context.request_id}.")
+        return Outcome(result.data, errors, context.request_id)
+
+
+# Codes that mean a bug or a stale page, not a refusal a person can act on.
+UNEXPECTED = {"INTERNAL_ERROR", "GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED"}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    data: dict[str, Any] | None
+    errors: list[dict[str, Any]]
+    request_id: str
+
+    @property
+    def field_errors(self) -> dict[str, str]:
+        """Why each field was refused, plus `_form` for a refusal not about one field."""
+        found: dict[str, str] = {}
+        for error in self.errors:
+            fields = error.get("extensions", {}).get("fields")
+            if fields:
+                found.update(fields)
+            else:
+                found.setdefault("_form", error["message"])
+        return found
 
 
 def actor(request: Request, who: str = "anonymous") -> Actor:
