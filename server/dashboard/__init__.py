@@ -9,11 +9,21 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from server.dashboard import claims, invitations, keys, sessions
+from server.dashboard import audit, claims, endpoints, invitations, keys, members, partners, records, sessions
 from server.dashboard.pages import Pages
 from server.dashboard.screens import Screens
 
 
 def routes(pages: Pages) -> list[Route]:
     screens = Screens(pages)
-    return [*sessions.routes(pages), *invitations.routes(pages), *claims.routes(pages), *keys.routes(screens)]
+    return [
+        *sessions.routes(pages),
+        *invitations.routes(pages),
+        *claims.routes(pages),
+        *keys.routes(screens),
+        *endpoints.routes(screens),
+        *records.routes(screens),
+        *partners.routes(screens),
+        *audit.routes(screens),
+        *members.routes(screens),
+    ]
