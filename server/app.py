@@ -16,6 +16,7 @@ from starlette.templating import Jinja2Templates
 import web
 from server import dashboard
 from server.dashboard.pages import Pages
+from server.auth import SESSION_COOKIE
 from server.db import open_database
 from server.graphql.http import GraphQLEndpoint
 from server.graphql.schema import build_schema
@@ -42,7 +43,9 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
     templates = Jinja2Templates(directory=WEB / "templates")
 
     def graphiql(request: Request) -> Response:
-        response = templates.TemplateResponse(request, "graphiql.html", {"static": "/static"})
+        # Only a hint for the page script (the API checks the session itself).
+        signed_in = bool(request.cookies.get(SESSION_COOKIE))
+        response = templates.TemplateResponse(request, "graphiql.html", {"static": "/static", "signed_in": signed_in})
         response.headers.update(
             {"content-security-policy": GRAPHIQL_CSP, "x-frame-options": "DENY", "x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
         )

@@ -148,14 +148,29 @@
     return null;
   }
 
+  // Signed in to the dashboard (the server marks the page): the session
+  // cookie authenticates, so the schema loads at once and a placeholder
+  // Authorization header must not be sent, or it would win over the cookie.
+  var SIGNED_IN = document.getElementById("graphiql").hasAttribute("data-signed-in");
+
+  function withoutPlaceholder(input, init) {
+    var headers = Object.assign({}, (init && init.headers) || {});
+    Object.keys(headers).forEach(function (name) {
+      if (name.toLowerCase() === "authorization" && !BEARER_KEY.test(String(headers[name]).trim())) {
+        delete headers[name];
+      }
+    });
+    return window.fetch(input, Object.assign({}, init, { headers: headers, credentials: "same-origin" }));
+  }
+
   function ThreeminGraphiQL() {
-    var state = React.useState(0);
+    var state = React.useState(SIGNED_IN ? 1 : 0);
     var schemaVersion = state[0];
     var setSchemaVersion = state[1];
 
     var fetcher = React.useMemo(
       function () {
-        return GraphiQL.createFetcher({ url: url });
+        return GraphiQL.createFetcher({ url: url, fetch: withoutPlaceholder });
       },
       [schemaVersion],
     );
