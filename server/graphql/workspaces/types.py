@@ -53,11 +53,11 @@ class FieldInput:
     max: float | None = None
 
     def as_json(self) -> dict[str, object]:
-        out: dict[str, object] = {"name": self.name, "type": self.type.value, "required": self.required}
-        for name in ("min_length", "max_length", "min", "max"):
-            if getattr(self, name) is not None:
-                out[name] = getattr(self, name)
-        return out
+        """The stored form; the endpoint service checks it (parse_definitions)."""
+        definition = fields.FieldDefinition(
+            self.name, fields.FieldType(self.type.value), self.required, self.min_length, self.max_length, self.min, self.max
+        )
+        return definition.as_json()
 
 
 @strawberry.type(description="A data collection point with its field list.")
