@@ -34,7 +34,7 @@ async def test_the_list_is_a_full_page_and_the_filter_answers_with_the_table(cli
     assert "<html" in page.text and page.text.count('<tr id="key-') == 2  # the test and live keys of `world`
     assert "content-security-policy" in page.headers and "<script>" not in page.text
     fragment = await client.get(
-        keys_url(world, "?environment=LIVE"), headers=page_headers(people.viewer.token, **{"HX-Request": "true", "HX-Target": "key-table"})
+        keys_url(world, "?environment=LIVE"), headers=page_headers(people.viewer.token, **{"HX-Request": "true", "HX-Target": "div#key-table"})
     )
     assert fragment.status_code == 200 and "<html" not in fragment.text
     assert fragment.text.count('<tr id="key-') == 1 and "env-live" in fragment.text

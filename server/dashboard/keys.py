@@ -60,7 +60,7 @@ def routes(screens: Screens) -> list[Route]:
         chosen = {name: visit.request.query_params.get(name) or None for name in FILTERS}
         data = await screens.read(visit, "Keys", {"workspace": visit.workspace_id, **chosen})
         context = {"workspace": data["workspace"], "keys": data["workspace"]["keys"], "chosen": chosen}
-        if visit.htmx and visit.request.headers.get("hx-target") == "key-table":
+        if visit.target == "key-table":
             return screens.render(visit, "keys/_table.html", context)
         return await screens.page(visit, "keys/list.html", context)
 

@@ -49,6 +49,18 @@ class Visit:
     def htmx(self) -> bool:
         return self.request.headers.get("hx-request") == "true"
 
+    @property
+    def target(self) -> str | None:
+        """The id of the element an htmx request will swap (htmx 4 sends `tag#id`), else None.
+
+        Only a request aimed at one of our fragments gets a fragment: htmx's own
+        history restore (the back button after a cache miss) targets <body> and
+        must get the whole page.
+        """
+        if not self.htmx:
+            return None
+        return self.request.headers.get("hx-target", "").rpartition("#")[2] or None
+
     def can(self, role: Role) -> bool:
         """For templates: show a button only to those the API would let use it."""
         return self.role.rank >= role.rank
