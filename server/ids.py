@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import secrets
 
-from server.keys import ALPHABET
+from server.keys import base62
 
 LENGTH = 20
 
 
 def new_id(prefix: str) -> str:
-    return prefix + "_" + "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
+    # One read of 16 random bytes, not 20 calls of secrets.choice (a system call
+    # each): ids are made on every record insert. 2**128 / 62**20 ≈ 476, so the
+    # modulo's bias is under 0.3 % and the id keeps ~119 bits of entropy.
+    number = int.from_bytes(secrets.token_bytes(16), "big") % 62**LENGTH
+    return prefix + "_" + base62(number, LENGTH)
 
 
 def workspace_id() -> str:

@@ -93,3 +93,13 @@ def test_scanner_pattern_finds_keys_in_text():
     key = keys.generate(Environment.LIVE)
     text = f'config = {{"token": "{key}"}}\nother=tm_live_tooshort'
     assert [m.group(0) for m in keys.PATTERN.finditer(text)] == [key]
+
+
+def test_public_ids_are_prefixed_random_base62():
+    from server.ids import LENGTH, record_id
+
+    made = {record_id() for _ in range(2000)}
+    assert len(made) == 2000
+    assert all(re.fullmatch(rf"rec_[0-9A-Za-z]{{{LENGTH}}}", ident) for ident in made)
+    # Every position uses the whole alphabet (no constant or sequential part).
+    assert all(len({ident[4 + i] for ident in made}) > 40 for i in range(LENGTH))
