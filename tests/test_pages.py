@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from server.auth import SESSION_COOKIE
+from server.dashboard.pages import FORM_LIMIT
 from server.keys import Environment
 from server.models import (
     ApiKey,
@@ -324,7 +325,7 @@ async def test_a_deactivated_key_cannot_be_claimed(client, settings, world):
 async def test_forms_other_than_url_encoded_are_refused(client):
     response = await client.post("/login", json={"email": "a@b.co", "password": PASSWORD}, headers=SAME_ORIGIN)
     assert response.status_code == 415
-    huge = await client.post("/login", data={"email": "a" * 20_000, "password": PASSWORD}, headers=SAME_ORIGIN)
+    huge = await client.post("/login", data={"email": "a" * (FORM_LIMIT + 1), "password": PASSWORD}, headers=SAME_ORIGIN)
     assert huge.status_code == 413
     secure_page(huge)
 

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from server.dashboard import audit, claims, endpoints, invitations, keys, members, partners, records, sessions
+from server.dashboard import (
+    audit,
+    claims,
+    endpoints,
+    invitations,
+    keys,
+    members,
+    partners,
+    records,
+    sessions,
+)
 from server.dashboard.pages import Pages
 from server.dashboard.screens import Screens
 
