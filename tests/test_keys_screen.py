@@ -154,3 +154,10 @@ async def test_delete_needs_the_confirmation_box(client, world, people):
         keys_url(world, f"/{ident}/delete"), data={"csrf": csrf_token(SECRET, token), "confirm": "yes"}, headers=session_headers(token)
     )
     assert confirmed.status_code == 303 and not await ApiKey.exists(id=ident)
+
+
+async def test_the_issue_form_preselects_what_the_link_names(client, world, people):
+    url = keys_url(world, f"/new?partner={world.a.globex}&endpoint={world.a.leads}&environment=LIVE")
+    page = (await client.get(url, headers=page_headers(people.admin.token))).text
+    assert f'<option value="{world.a.globex}" selected>' in page and f'<option value="{world.a.leads}" selected>' in page
+    assert re.search(r'value="LIVE" checked', page)

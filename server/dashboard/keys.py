@@ -66,7 +66,10 @@ def routes(screens: Screens) -> list[Route]:
 
     async def issue_form(visit: Visit) -> Response:
         data = await screens.read(visit, "IssueChoices", {"workspace": visit.workspace_id})
-        return await screens.page(visit, "keys/issue.html", {"choices": data["workspace"], "form": {"handover": "CLAIM", "environment": "TEST"}, "errors": {}})
+        # Links from a partner's or an endpoint's page pre-select it.
+        chosen = {name: visit.request.query_params[name] for name in ("partner", "endpoint", "environment") if visit.request.query_params.get(name)}
+        form = {"handover": "CLAIM", "environment": "TEST", **chosen}
+        return await screens.page(visit, "keys/issue.html", {"choices": data["workspace"], "form": form, "errors": {}})
 
     async def issue(visit: Visit) -> Response:
         form = visit.form
