@@ -90,7 +90,7 @@ async def test_with_no_records_the_page_says_how_to_send_one(people_client, peop
     text = Html(response.text).text
     assert "No test records yet. Issue a partner a test key for this endpoint" in text
     assert "No test records in the last 14 days." in text
-    assert f"/w/{world.a.workspace}/keys/new" in Html(response.text).links
+    assert f"/w/{world.a.workspace}/keys/new?endpoint={world.a.orders}&environment=TEST" in Html(response.text).links
     assert "$THREEMIN_KEY" in response.text and world.a.orders in response.text  # how to send data
     assert "tm_test_" in response.text and world.a.keys["test"] not in response.text
 
