@@ -44,7 +44,7 @@ from server.errors import BadRequest, PayloadTooLarge, ThreeminError, Unauthenti
 from server.fields import check_record
 from server.models import Record
 from server.policy import Permission
-from server.services.keys import principal_for
+from server.services.verification import principal_for
 from server.settings import Settings, resolve_secret_key
 
 

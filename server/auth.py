@@ -20,7 +20,7 @@ from starlette.requests import HTTPConnection
 from server.errors import CrossSiteRequest, Unauthenticated
 from server.policy import Principal
 from server.services.accounts import session_principal
-from server.services.keys import principal_for
+from server.services.verification import principal_for
 from server.settings import Settings
 
 KEY_IN_URL = re.compile(r"tm_(test|live)_|(^|&)(key|api_?key|access_token|token|authorization)=", re.IGNORECASE)

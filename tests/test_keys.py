@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from server import keys
 from server.errors import Unauthenticated
 from server.keys import ALPHABET, Environment
-from server.services.keys import principal_for
+from server.services.verification import principal_for
 
 environments = st.sampled_from(list(Environment))
 # Hypothesis draws the random part itself so that failures replay exactly.

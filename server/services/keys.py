@@ -1,4 +1,4 @@
-"""Collaboration keys: issue, hand over, claim, switch, roll, delete, and verify.
+"""Collaboration keys: issue, hand over, claim, switch, roll, delete (verifying one: verification.py).
 
 The plaintext of a key exists only in the return value of the call that
 mints it (issue with reveal, claim, roll) and in the requests that present
@@ -14,22 +14,16 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from server import keys, tokens
 from server.errors import (
-    KeyDisabled,
-    KeyExpired,
     NotFound,
-    Unauthenticated,
     ValidationFailed,
 )
-from server.fields import parse_definitions
 from server.keys import Environment
 from server.models import ApiKey, ClaimLink, Endpoint, Partner
 from server.policy import (
-    KeyPrincipal,
     Permission,
     Principal,
     Role,
@@ -375,47 +369,3 @@ async def list_keys(
     now = datetime.now(UTC)
     found = await query.order_by("-created_at")
     return [key for key in found if key_status is None or status(key, now) is key_status]
-
-
-_PRINCIPAL_COLUMNS = (
-    "id", "workspace_id", "partner_id", "partner__name", "partner__archived_at", "endpoint_id", "endpoint__name",
-    "endpoint__fields", "endpoint__archived_at", "environment", "permissions", "readable_fields", "writable_fields",
-    "row_scope", "active", "expires_at", "key_hash", "previous_expires_at",
-)
-
-
-async def principal_for(presented: str, secret: str, now: datetime) -> KeyPrincipal:
-    """Verify a presented key, cheapest check first; the first failure decides.
-
-    Shape and checksum need no database, so typos and random strings cost no
-    query. "No such key" and a malformed key get the same answer.
-    """
-    parsed = keys.parse(presented)
-    if parsed is None:
-        raise Unauthenticated()
-    presented_hash = keys.hash_key(parsed.plaintext, secret)
-    row = await ApiKey.filter(Q(key_hash=presented_hash) | Q(previous_hash=presented_hash)).values(*_PRINCIPAL_COLUMNS)
-    if not row:
-        raise Unauthenticated()
-    key = row[0]
-    if not key["active"] or key["endpoint__archived_at"] or key["partner__archived_at"]:
-        raise KeyDisabled()
-    if key["expires_at"] is not None and key["expires_at"] <= now:
-        raise KeyExpired()
-    if key["key_hash"] != presented_hash and (key["previous_expires_at"] is None or key["previous_expires_at"] <= now):
-        raise KeyExpired("This key was rolled and its old secret no longer works: use the new one.")
-    readable, writable = key["readable_fields"], key["writable_fields"]
-    return KeyPrincipal(
-        key_id=key["id"],
-        workspace_id=key["workspace_id"],
-        partner_id=key["partner_id"],
-        partner_name=key["partner__name"],
-        endpoint_id=key["endpoint_id"],
-        endpoint_name=key["endpoint__name"],
-        endpoint_fields=tuple(parse_definitions(key["endpoint__fields"])),
-        environment=Environment(key["environment"]),
-        permissions=frozenset(Permission(p) for p in key["permissions"]),
-        readable_fields=None if readable is None else frozenset(readable),
-        writable_fields=None if writable is None else frozenset(writable),
-        row_scope=RowScope(key["row_scope"]),
-    )
