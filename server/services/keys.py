@@ -151,7 +151,7 @@ def describe(key: ApiKey) -> dict[str, Any]:
         "partner": key.partner_id,
         "endpoint": key.endpoint_id,
         "environment": key.environment,
-        "display": keys.display(key.prefix, key.last4 or "????"),
+        "display": keys.display(key.prefix, key.last4) if key.last4 else f"{key.prefix}… (not claimed yet)",
         "permissions": key.permissions,
         "readable_fields": key.readable_fields,
         "writable_fields": key.writable_fields,

@@ -12,7 +12,33 @@
 (function () {
   "use strict";
 
-  var DEFAULT_QUERY = [
+  // Signed in to the dashboard (the server marks the page): the session
+  // cookie authenticates, so the schema loads at once and a placeholder
+  // Authorization header must not be sent, or it would win over the cookie.
+  var SIGNED_IN = document.getElementById("graphiql").hasAttribute("data-signed-in");
+
+  var SIGNED_IN_QUERY = [
+    "# Welcome to the threemin GraphQL API.",
+    "#",
+    "# You are signed in: these requests run as you, with your",
+    "# role in each workspace. To try what a partner sees, put",
+    "# a key in the Headers tab instead:",
+    "#",
+    "#   {\"Authorization\": \"Bearer tm_test_<36 chars>\"}",
+    "#",
+    "# Docs: the book icon. Run: Ctrl-Enter. Complete: Ctrl-Space.",
+    "",
+    "{",
+    "  viewer {",
+    "    kind",
+    "    user { name email }",
+    "    workspaces { id name role }",
+    "  }",
+    "}",
+    "",
+  ].join("\n");
+
+  var KEY_QUERY = [
     "# Welcome to the threemin GraphQL API.",
     "#",
     "# Every request needs a key. In the Headers tab below,",
@@ -43,12 +69,12 @@
     "",
   ].join("\n");
 
+  var DEFAULT_QUERY = SIGNED_IN ? SIGNED_IN_QUERY : KEY_QUERY;
+
   // ASCII only: fetch() rejects header values outside ISO-8859-1 (e.g. "…").
-  var DEFAULT_HEADERS = JSON.stringify(
-    { Authorization: "Bearer tm_test_..." },
-    null,
-    2,
-  );
+  var DEFAULT_HEADERS = SIGNED_IN
+    ? "{}"
+    : JSON.stringify({ Authorization: "Bearer tm_test_..." }, null, 2);
 
   // GraphiQL keeps tabs, the last query and the query history in
   // localStorage. shouldPersistHeaders: false keeps headers out of the tab
@@ -147,11 +173,6 @@
     }
     return null;
   }
-
-  // Signed in to the dashboard (the server marks the page): the session
-  // cookie authenticates, so the schema loads at once and a placeholder
-  // Authorization header must not be sent, or it would win over the cookie.
-  var SIGNED_IN = document.getElementById("graphiql").hasAttribute("data-signed-in");
 
   function withoutPlaceholder(input, init) {
     var headers = Object.assign({}, (init && init.headers) || {});
