@@ -15,8 +15,8 @@ from starlette.templating import Jinja2Templates
 
 import web
 from server import dashboard
-from server.dashboard.pages import Pages
 from server.auth import SESSION_COOKIE
+from server.dashboard.pages import Pages
 from server.db import open_database
 from server.graphql.http import GraphQLEndpoint
 from server.graphql.schema import build_schema

@@ -136,14 +136,7 @@ class Pages:
     async def execute(
         self, request: Request, principal: SessionPrincipal, document: str, variables: dict[str, Any] | None = None, name: str | None = None
     ) -> Outcome:
-        context = Context(
-            principal=principal,
-            settings=self.settings,
-            request_id=secrets.token_hex(8),
-            key_usage=self.key_usage,
-            ip=request.client.host if request.client else None,
-            user_agent=request.headers.get("user-agent"),
-        )
+        context = Context.for_request(request, principal, self.settings, self.key_usage, secrets.token_hex(8))
         result = await self.schema.execute(document, variable_values=variables, context_value=context, operation_name=name)
         errors = [format_error(error, context.request_id) for error in result.errors or []]
         if any(e.get("extensions", {}).get("code") in UNEXPECTED for e in errors):

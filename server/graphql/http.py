@@ -68,14 +68,7 @@ class GraphQLEndpoint:
         query, variables, operation_name = _parse_params(params)
         if isinstance(principal, KeyPrincipal):
             self.key_usage.note(principal.key_id, datetime.now(UTC))
-        context = Context(
-            principal=principal,
-            settings=self.settings,
-            request_id=request_id,
-            key_usage=self.key_usage,
-            ip=request.client.host if request.client else None,
-            user_agent=request.headers.get("user-agent"),
-        )
+        context = Context.for_request(request, principal, self.settings, self.key_usage, request_id)
         try:
             result = await self.schema.execute(
                 query,
