@@ -127,6 +127,8 @@ def _parse_params(params: Any) -> tuple[str, dict[str, Any] | None, str | None]:
         raise BadRequest("'variables' must be a JSON object.")
     if operation_name is not None and not isinstance(operation_name, str):
         raise BadRequest("'operationName' must be a string.")
+    if params.get("extensions") is not None and not isinstance(params["extensions"], dict):
+        raise BadRequest("'extensions' must be a JSON object.")
     return query, variables, operation_name
 
 
