@@ -126,3 +126,17 @@ def test_bad_input_gets_a_clear_message_and_exit_1(tmp_path, args, message):
 def test_migrate_on_a_fresh_folder(tmp_path):
     assert "0001_initial" in run(tmp_path, "migrate").stdout
     assert "no migrations to apply" in run(tmp_path, "migrate").stdout
+
+
+def test_sigterm_flushes_key_use_before_the_server_exits(tmp_path):
+    import sqlite3
+
+    demo = json.loads(run(tmp_path, "demo", "--json").stdout)
+    with serving(tmp_path) as url:  # the flush interval is 5 s: only the shutdown flush can write this in time
+        for _ in range(3):
+            assert post(url, demo["test_key"], "{ viewer { kind } }")["data"]["viewer"]["kind"] == "KEY"
+    # serving() stopped the server with SIGTERM and waited for it to exit.
+    database = sqlite3.connect(tmp_path / "threemin.sqlite3")
+    [(last_used,)] = database.execute("select last_used_at from api_key where environment = 'test'").fetchall()
+    [(uses,)] = database.execute("select sum(uses) from key_usage_day").fetchall()
+    assert last_used is not None and uses == 3
