@@ -1,9 +1,10 @@
-"""`threemin serve | migrate | createuser | workspace | endpoint | partner | key | demo | export-schema | makemigrations`.
+"""`threemin serve | migrate | createuser | workspace | endpoint | partner | key | demo | scan | export-schema | makemigrations`.
 
 Every command reads the same settings as `serve` (THREEMIN_* variables) and
-takes `--json` where a script may want the output. A key's plaintext is
-printed exactly once, by the command that issues it; a password is never
-an argument (it would sit in the shell history and in `ps`).
+takes `--json` where a script may want the output; `scan` alone reads no
+settings and opens no database, so it works in any folder (pre-commit). A
+key's plaintext is printed exactly once, by the command that issues it; a
+password is never an argument (it would sit in the shell history and in `ps`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from server import keys
+from server import scan as scanner
 from server.db import (
     apply_migrations,
     make_migrations,
@@ -49,6 +51,8 @@ def main(argv: list[str] | None = None) -> None:
     if not hasattr(args, "run"):
         parser.print_help()
         raise SystemExit(2)
+    if args.run is scan:  # before the settings: a pre-commit hook runs it in any repository
+        raise SystemExit(scan(args))
     settings = Settings.from_env()
     if args.run is serve:
         raise SystemExit(serve(args, settings))
@@ -308,6 +312,52 @@ export THREEMIN_KEY={test_key}
 """
 
 
+# --- leak scanning --------------------------------------------------------------
+
+
+def scan(args: argparse.Namespace) -> int:
+    """Exit 1 when a key is found (so a hook stops the commit), 0 when none, 2 on usage errors.
+
+    Only masked keys and their SHA-256 are printed, even with --json: the
+    output of a scan lands in CI logs, which are a leak of their own.
+    """
+    missing = [path for path in args.paths if not os.path.exists(path)]
+    if missing:
+        print("error: no such file or folder: " + ", ".join(missing), file=sys.stderr)
+        return 2
+    if args.paths:
+        report = scanner.scan_paths([Path(path) for path in args.paths], args.max_bytes)
+    elif sys.stdin is not None and not sys.stdin.isatty():
+        report = scanner.scan_stdin(sys.stdin.buffer)
+    else:
+        print("error: name files or folders to scan, or pipe text in (git diff | threemin scan)", file=sys.stderr)
+        return 2
+    for path, why in report.skipped:
+        if why != "binary":  # a skipped text file may hide a key: say so
+            print(f"threemin scan: skipped {path}: {why}", file=sys.stderr)
+    found = report.findings
+    counts = f"{report.scanned_files} file{'s' * (report.scanned_files != 1)} scanned"
+    if report.skipped:
+        counts += f", {len(report.skipped)} skipped (binary, too large or unreadable)"
+    if found:
+        live = sum(finding.environment == Environment.LIVE.value for finding in found)
+        summary = (
+            f"found {len(found)} threemin key{'s' * (len(found) != 1)}: {live} live, {len(found) - live} test. {counts}. "
+            "Treat each key as leaked: roll or deactivate it in threemin, then remove it from the files."
+        )
+    else:
+        summary = f"no threemin keys found. {counts}."
+    data = {"findings": [finding.as_dict() for finding in found], "scanned_files": report.scanned_files}
+    _out(args, data, "\n".join([*map(str, found), summary]))
+    return 1 if found else 0
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
 # --- argument parsing ---------------------------------------------------------
 
 
@@ -380,4 +430,8 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(action=action)
 
     sub = command(commands, "demo", demo, "Create a ready-to-try workspace with an endpoint, a partner and a test and a live key.")
+
+    sub = command(commands, "scan", scan, "Find threemin keys (checksum-verified, shown masked) in files, folders or standard input; exit 1 if any.")
+    sub.add_argument("paths", nargs="*", metavar="PATH", help="files and folders (recursive); none: read standard input")
+    sub.add_argument("--max-bytes", type=_positive_int, default=scanner.MAX_BYTES, help="skip larger files (default: 10 MiB)")
     return parser
