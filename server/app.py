@@ -20,6 +20,7 @@ from server.dashboard.pages import Pages
 from server.db import open_database
 from server.graphql.http import GraphQLEndpoint
 from server.graphql.schema import build_schema
+from server.leak_report import GitHubLeakReport
 from server.policy import Role
 from server.services.usage import KeyUsage
 from server.settings import Settings
@@ -67,6 +68,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
     routes = [
         *dashboard.routes(pages),
         Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
+        Route("/leaks/github", GitHubLeakReport(settings).handle, methods=["POST"], name="github_leak_report"),
         Mount("/static", StaticFiles(directory=WEB / "static"), name="static"),
     ]
     # Templates link only to screens that exist, and show buttons by role.

@@ -43,6 +43,9 @@ class Settings:
     session_max_hours: int = 7 * 24
     claim_link_hours: int = 72
     invitation_hours: int = 72
+    # GitHub's secret-scanning public keys, saved by the operator as a JSON file
+    # (see leak_report.py). Empty: leak reports are refused, none can verify.
+    github_scanning_keys_file: str = ""
     # Only for the test suite: argon2's cheapest profile instead of ~0.2 s per hash.
     fast_password_hashing: bool = False
 
