@@ -265,6 +265,8 @@ def setup_pocketbase() -> tuple[Server, str]:
 def threemin_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("THREEMIN_")}
     env["THREEMIN_DATABASE_URL"] = f"sqlite://{TM_DIR / 'threemin.sqlite3'}"
+    # One key sends everything here; PocketBase's rate limiter is off by default, so ours is too.
+    env["THREEMIN_KEY_RATE_LIMIT"] = env["THREEMIN_PARTNER_RATE_LIMIT"] = "0"
     return env
 
 

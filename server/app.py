@@ -22,6 +22,7 @@ from server.graphql.http import GraphQLEndpoint
 from server.graphql.schema import build_schema
 from server.leak_report import GitHubLeakReport
 from server.policy import Role
+from server.ratelimit import RateLimiter
 from server.services.usage import KeyUsage
 from server.settings import Settings
 
@@ -53,8 +54,9 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
         return response
 
     schema = build_schema(settings)
-    endpoint = GraphQLEndpoint(schema, settings, key_usage, graphiql)
-    pages = Pages(settings, templates, schema, key_usage)
+    limiter = RateLimiter()  # per process: see server/ratelimit.py
+    endpoint = GraphQLEndpoint(schema, settings, key_usage, limiter, graphiql)
+    pages = Pages(settings, templates, schema, key_usage, limiter)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -241,6 +241,7 @@ async def key_issue(args: argparse.Namespace, settings: Settings) -> int:
         writable_fields=_names(args.writable_fields),
         row_scope=args.scope,
         expires_at=_expiry(args),
+        rate_limit=args.rate_limit,
     )
     async with open_database(settings):
         workspace = await workspaces.get_workspace(args.workspace)
@@ -423,6 +424,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--scope", default="all", choices=["all", "own"], help="own: only records of this partner")
     sub.add_argument("--expires", help="expiry as ISO 8601 with a time zone, e.g. 2027-06-30T00:00:00Z")
     sub.add_argument("--expires-in-days", type=int)
+    sub.add_argument("--rate-limit", type=int, help="requests per minute for this key (default: THREEMIN_KEY_RATE_LIMIT)")
     sub.add_argument("--workspace", help="workspace id (default: the only one)")
     for action in ("deactivate", "reactivate"):
         sub = command(group, action, key_set_active, f"{action.capitalize()} a key, effective on the next request.")

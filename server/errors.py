@@ -80,6 +80,8 @@ class ValidationFailed(ThreeminError):
 
 
 class RateLimited(ThreeminError):
+    """Carries `retryAfter` (whole seconds) in its extensions; HTTP answers set Retry-After from it."""
+
     code = "RATE_LIMITED"
     status = 429
     message = "Too many requests."

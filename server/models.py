@@ -69,6 +69,8 @@ class ApiKey(Model):
     row_scope = db.CharField(max_length=3, default="all")  # policy.RowScope
     active = db.BooleanField(default=True)
     expires_at = db.DatetimeField(null=True)
+    # Requests per minute for this key; None: the workspace default (settings).
+    rate_limit = db.IntField(null=True)
     # Written in batches by services/usage.py, not on every request.
     last_used_at = db.DatetimeField(null=True)
     created_by = db.CharField(max_length=64)

@@ -48,6 +48,7 @@ class KeyPrincipal:
     readable_fields: frozenset[str] | None  # None: every field
     writable_fields: frozenset[str] | None
     row_scope: RowScope
+    rate_limit: int | None = None  # requests per minute; None: the default
 
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions

@@ -36,6 +36,12 @@ class Settings:
     max_aliases: int = 30
     max_tokens: int = 5000
     last_used_flush_seconds: float = 5.0
+    # Requests per minute; 0 turns a limit off. A key's own limit overrides the first.
+    key_rate_limit: int = 600
+    partner_rate_limit: int = 1200
+    # Sign-in attempts per 15 minutes, per account and per source address.
+    sign_in_limit_per_account: int = 10
+    sign_in_limit_per_address: int = 100
     # Where people reach the service; links printed or shown (setup,
     # invitations, claim links) start with it. Empty: http://HOST:PORT.
     public_url: str = ""

@@ -15,7 +15,7 @@ async def test_every_model_change_has_its_migration():
 
 async def test_migrate_builds_every_table_and_is_idempotent(tmp_path):
     settings = Settings(database_url=f"sqlite://{tmp_path / 'fresh.sqlite3'}")
-    assert await apply_migrations(settings) == ["0001_initial", "0002_accounts_claims_roll_usage"]
+    assert await apply_migrations(settings) == ["0001_initial", "0002_accounts_claims_roll_usage", "0003_key_rate_limit"]
     assert await apply_migrations(settings) == []
     tables = {row[0] for row in sqlite3.connect(tmp_path / "fresh.sqlite3").execute("select name from sqlite_master where type='table'")}
     assert {"workspace", "endpoint", "partner", "api_key", "record", "audit_event"} <= tables

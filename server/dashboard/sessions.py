@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from server.auth import SESSION_COOKIE
 from server.dashboard.pages import Pages, actor, read_form
-from server.errors import Unauthenticated
+from server.errors import RateLimited, Unauthenticated
 from server.services import accounts
 
 # Runs through the schema like every dashboard read (DESIGN.md, Dashboard).
@@ -33,10 +33,14 @@ def routes(pages: Pages) -> list[Route]:
         form = await read_form(request)
         email = form.get("email", "")
         try:
-            _, token = await accounts.sign_in(email, form.get("password", ""), pages.settings, actor(request))
+            _, token = await accounts.sign_in(email, form.get("password", ""), pages.settings, actor(request), pages.limiter)
         except Unauthenticated as refused:
             # One message for an unknown email and a wrong password alike.
             return pages.render(request, "login.html", {"email": email, "error": refused.message}, 401)
+        except RateLimited as throttled:
+            response = pages.render(request, "login.html", {"email": email, "error": throttled.message}, 429)
+            response.headers["retry-after"] = str(throttled.extensions["retryAfter"])
+            return response
         # The browser's previous session (another account, maybe) ends rather than linger unseen.
         if previous := await pages.signed_in(request):
             await accounts.end_session(previous.session_id)

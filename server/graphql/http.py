@@ -10,6 +10,7 @@ HTTP specification for both `application/json` and
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,10 +23,11 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
 from server.auth import authenticate
-from server.errors import BadRequest, PayloadTooLarge, ThreeminError
+from server.errors import BadRequest, PayloadTooLarge, RateLimited, ThreeminError
 from server.graphql.context import Context
 from server.graphql.errors import format_error, request_error, status_for
 from server.policy import KeyPrincipal
+from server.ratelimit import RateLimiter, retry_after
 from server.services.usage import KeyUsage
 from server.settings import Settings
 
@@ -34,10 +36,11 @@ JSON = "application/json"
 
 
 class GraphQLEndpoint:
-    def __init__(self, schema: strawberry.Schema, settings: Settings, key_usage: KeyUsage, graphiql: Any) -> None:
+    def __init__(self, schema: strawberry.Schema, settings: Settings, key_usage: KeyUsage, limiter: RateLimiter, graphiql: Any) -> None:
         self.schema = schema
         self.settings = settings
         self.key_usage = key_usage
+        self.limiter = limiter
         self.graphiql = graphiql  # (request) -> Response, for browsers asking for the page
 
     async def handle(self, request: Request) -> Response:
@@ -55,6 +58,8 @@ class GraphQLEndpoint:
         if declared.isdigit() and int(declared) > self.settings.max_body_bytes:
             raise PayloadTooLarge(f"The body may be at most {self.settings.max_body_bytes} bytes.")
         principal = await authenticate(request, self.settings)
+        if isinstance(principal, KeyPrincipal):
+            self._within_limits(principal)
         if request.method == "GET":
             params: dict[str, Any] = dict(request.query_params)
             if params.get("variables"):
@@ -93,6 +98,19 @@ class GraphQLEndpoint:
         if errors:
             body["errors"] = [format_error(e, request_id) for e in errors]
         return _respond(body, status, media_type, request_id)
+
+    def _within_limits(self, principal: KeyPrincipal) -> None:
+        """The key's own budget, then its partner's across all its keys; before any GraphQL work."""
+        now = time.monotonic()
+        budgets = (
+            (f"key:{principal.key_id}", principal.rate_limit or self.settings.key_rate_limit, "this key"),
+            (f"partner:{principal.partner_id}", self.settings.partner_rate_limit, "this partner's keys together"),
+        )
+        for name, limit, whose in budgets:
+            wait = self.limiter.take(name, limit, now)
+            if wait is not None:
+                seconds = retry_after(wait)
+                raise RateLimited(f"Too many requests for {whose} ({limit} a minute). Retry in {seconds} s.", retryAfter=seconds)
 
     async def _body(self, request: Request) -> bytes:
         limit = self.settings.max_body_bytes
@@ -136,4 +154,7 @@ def _respond(body: dict[str, Any], status: int, media_type: str, request_id: str
     headers = {"x-request-id": request_id, "cache-control": "no-store"}
     if status == 401:
         headers["www-authenticate"] = 'Bearer realm="threemin"'
+    if status == 429:
+        waits = [e.get("extensions", {}).get("retryAfter") for e in body.get("errors", [])]
+        headers["retry-after"] = str(max((w for w in waits if w), default=1))
     return Response(orjson.dumps(body), status_code=status, media_type=media_type, headers=headers)

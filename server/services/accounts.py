@@ -8,16 +8,18 @@ password change (the others), on removal from a workspace, after
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from server import passwords, tokens
-from server.errors import Unauthenticated, ValidationFailed
+from server.errors import RateLimited, Unauthenticated, ValidationFailed
 from server.fields import EMAIL
 from server.models import Membership, Session, User
 from server.policy import Role, SessionPrincipal
+from server.ratelimit import RateLimiter, retry_after
 from server.services import audit
 from server.services.audit import Actor
 from server.settings import Settings
@@ -61,13 +63,28 @@ async def _log_for_user(user_id: str | None, actor: Actor, action: str) -> None:
         await audit.log(workspace_id, actor, action, "user", user_id or "-")
 
 
-async def sign_in(email: str, password: str, settings: Settings, actor: Actor) -> tuple[User, str]:
-    """The user and a new session token, or Unauthenticated with one message for every failure."""
+SIGN_IN_PERIOD = 15 * 60  # seconds
+
+
+async def sign_in(email: str, password: str, settings: Settings, actor: Actor, limiter: RateLimiter | None = None) -> tuple[User, str]:
+    """The user and a new session token, or Unauthenticated with one message for every failure.
+
+    With a limiter, attempts are throttled per account and per source address
+    before any password work: guessing costs the guesser time, not the server.
+    """
     refused = Unauthenticated("Wrong email or password.")
     try:
         email = normalise_email(email)
     except ValidationFailed:
         email = ""  # not an address: no user can match, and it is logged like an unknown one
+    if limiter is not None:
+        now = time.monotonic()
+        for name, limit in ((f"sign-in:{email}", settings.sign_in_limit_per_account), (f"sign-in-from:{actor.ip}", settings.sign_in_limit_per_address)):
+            wait = limiter.take(name, limit, now, period=SIGN_IN_PERIOD)
+            if wait is not None:
+                minutes = max(1, round(wait / 60))
+                await _log_for_user(None, Actor(f"email:{email[:40] or '(malformed)'}", actor.ip, actor.user_agent), "user.sign_in_throttled")
+                raise RateLimited(f"Too many sign-in attempts. Try again in {minutes} minute{'s' if minutes > 1 else ''}.", retryAfter=retry_after(wait))
     user = await User.get_or_none(email=email) if email else None
     if user is None:
         await passwords.verify_nothing(password, fast=settings.fast_password_hashing)

@@ -35,6 +35,7 @@ from server.services.audit import Actor
 from server.settings import Settings
 
 CLAIM = "claim"
+MAX_RATE_LIMIT = 100_000
 
 
 class Handover(str, Enum):
@@ -95,6 +96,7 @@ class KeyGrant:
     writable_fields: frozenset[str] | None = None
     row_scope: RowScope = RowScope.ALL
     expires_at: datetime | None = None
+    rate_limit: int | None = None  # requests per minute; None: the default
 
     @classmethod
     def parse(
@@ -105,6 +107,7 @@ class KeyGrant:
         writable_fields: list[str] | None = None,
         row_scope: str = "all",
         expires_at: datetime | None = None,
+        rate_limit: int | None = None,
     ) -> KeyGrant:
         problems: dict[str, str] = {}
         chosen: set[Permission] = set()
@@ -124,6 +127,8 @@ class KeyGrant:
             problems["expiresAt"] = "must include a time zone"
         elif expires_at is not None and expires_at <= datetime.now(UTC):
             problems["expiresAt"] = "must be in the future"
+        if rate_limit is not None and not 1 <= rate_limit <= MAX_RATE_LIMIT:
+            problems["rateLimit"] = f"must be between 1 and {MAX_RATE_LIMIT} requests per minute"
         if problems:
             raise ValidationFailed(fields=problems)
         return cls(
@@ -132,6 +137,7 @@ class KeyGrant:
             None if writable_fields is None else frozenset(writable_fields),
             scope,
             expires_at,
+            rate_limit,
         )
 
     def check_fields(self, endpoint: Endpoint) -> None:
@@ -158,6 +164,7 @@ def describe(key: ApiKey) -> dict[str, Any]:
         "row_scope": key.row_scope,
         "active": key.active,
         "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+        "rate_limit": key.rate_limit,
     }
 
 
@@ -167,6 +174,7 @@ def _apply_grant(key: ApiKey, grant: KeyGrant) -> None:
     key.writable_fields = None if grant.writable_fields is None else sorted(grant.writable_fields)
     key.row_scope = grant.row_scope.value
     key.expires_at = grant.expires_at
+    key.rate_limit = grant.rate_limit
 
 
 def _set_secret(key: ApiKey, plaintext: str, secret: str) -> None:

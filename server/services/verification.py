@@ -26,7 +26,7 @@ from server.policy import KeyPrincipal, Permission, RowScope
 _COLUMNS = (
     "k.id, k.workspace_id, k.partner_id, p.name, p.archived_at, k.endpoint_id, e.name, e.fields, e.archived_at, "
     "k.environment, k.permissions, k.readable_fields, k.writable_fields, k.row_scope, k.active, k.expires_at, "
-    "k.key_hash, k.previous_expires_at"
+    "k.key_hash, k.previous_expires_at, k.rate_limit"
 )
 _SQL = (
     f'SELECT {_COLUMNS} FROM "api_key" k JOIN "partner" p ON p.id = k.partner_id JOIN "endpoint" e ON e.id = k.endpoint_id '
@@ -48,7 +48,8 @@ async def principal_for(presented: str, secret: str, now: datetime) -> KeyPrinci
     if row is None:
         raise Unauthenticated()
     (key_id, workspace_id, partner_id, partner_name, partner_archived, endpoint_id, endpoint_name, endpoint_fields,
-     endpoint_archived, environment, permissions, readable, writable, row_scope, active, expires_at, key_hash, previous_expires) = row
+     endpoint_archived, environment, permissions, readable, writable, row_scope, active, expires_at, key_hash, previous_expires,
+     rate_limit) = row
     if not active or endpoint_archived or partner_archived:
         raise KeyDisabled()
     if expires_at is not None and _time(expires_at) <= now:
@@ -69,6 +70,7 @@ async def principal_for(presented: str, secret: str, now: datetime) -> KeyPrinci
         readable_fields=None if readable is None else frozenset(readable),
         writable_fields=None if writable is None else frozenset(writable),
         row_scope=RowScope(row_scope),
+        rate_limit=rate_limit,
     )
 
 

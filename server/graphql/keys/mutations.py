@@ -21,6 +21,7 @@ class KeyPermissionsInput:
     writable_fields: list[str] | None = None
     row_scope: RowScope = policy.RowScope.ALL
     expires_at: datetime | None = None
+    rate_limit: int | None = strawberry.field(default=None, description="Requests per minute for this key; null: the server's default.")
 
     def grant(self) -> KeyGrant:
         return KeyGrant.parse(
@@ -29,6 +30,7 @@ class KeyPermissionsInput:
             writable_fields=self.writable_fields,
             row_scope=self.row_scope.value,
             expires_at=self.expires_at,
+            rate_limit=self.rate_limit,
         )
 
 

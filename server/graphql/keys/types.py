@@ -26,6 +26,7 @@ class ApiKey:
     status: KeyStatus
     handover: Handover = strawberry.field(description="How the secret was handed over: revealed on screen, or claimed by link.")
     expires_at: datetime | None
+    rate_limit: int | None = strawberry.field(description="Requests per minute for this key; null: the server's default.")
     previous_secret_expires_at: datetime | None = strawberry.field(description="After a roll: when the old secret stops working.")
     last_used_at: datetime | None
     created_at: datetime
@@ -47,6 +48,7 @@ class ApiKey:
             status=key_service.status(key, now),
             handover=key_service.Handover(key.handover),
             expires_at=key.expires_at,
+            rate_limit=key.rate_limit,
             previous_secret_expires_at=previous,
             last_used_at=key.last_used_at,
             created_at=key.created_at,
