@@ -97,6 +97,13 @@ def require(principal: Principal, permission: Permission) -> None:
         raise Forbidden(f"This key does not have the {permission.value.upper()} permission.")
 
 
+def require_person(principal: Principal) -> None:
+    """Management is for people (and the operator). Call it before looking anything up,
+    so a key is refused the same way whether the object it names exists or not."""
+    if isinstance(principal, KeyPrincipal):
+        raise Forbidden("Only people signed in to threemin may do this, not collaboration keys.")
+
+
 def require_role(principal: Principal, workspace_id: str | None, role: Role, *, missing: str = "Not found.") -> None:
     """A person with at least `role` in the workspace (or the operator); keys may never manage.
 
@@ -105,8 +112,8 @@ def require_role(principal: Principal, workspace_id: str | None, role: Role, *, 
     """
     if isinstance(principal, OperatorPrincipal):
         return
-    if not isinstance(principal, SessionPrincipal):
-        raise Forbidden("Only people signed in to threemin may do this, not collaboration keys.")
+    require_person(principal)
+    assert isinstance(principal, SessionPrincipal)
     held = principal.roles.get(workspace_id or "")
     if held is None:
         raise NotFound(missing)

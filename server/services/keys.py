@@ -28,6 +28,7 @@ from server.policy import (
     Principal,
     Role,
     RowScope,
+    require_person,
     require_role,
 )
 from server.services import audit
@@ -287,6 +288,7 @@ async def create_claim_link(principal: Principal, key_id: str, settings: Setting
 
 async def get_key(principal: Principal, key_id: str, role: Role = Role.VIEWER) -> ApiKey:
     """The key if the principal holds `role` in its workspace; NOT_FOUND for strangers."""
+    require_person(principal)
     key = await ApiKey.get_or_none(id=key_id)
     if key is None:
         raise NotFound("No such key.")

@@ -16,7 +16,7 @@ from tortoise.transactions import in_transaction
 from server.errors import NotFound, ValidationFailed
 from server.fields import parse_definitions
 from server.models import Endpoint, Partner, Workspace
-from server.policy import Principal, Role, require_role
+from server.policy import Principal, Role, require_person, require_role
 from server.services import audit
 from server.services.audit import Actor
 
@@ -77,6 +77,7 @@ async def create_partner(principal: Principal, workspace_id: str, name: str, act
 
 
 async def get_endpoint(principal: Principal, endpoint_id: str, role: Role = Role.VIEWER) -> Endpoint:
+    require_person(principal)
     endpoint = await Endpoint.get_or_none(id=endpoint_id)
     if endpoint is None:
         raise NotFound("No such endpoint.")
@@ -85,6 +86,7 @@ async def get_endpoint(principal: Principal, endpoint_id: str, role: Role = Role
 
 
 async def get_partner(principal: Principal, partner_id: str, role: Role = Role.VIEWER) -> Partner:
+    require_person(principal)
     partner = await Partner.get_or_none(id=partner_id)
     if partner is None:
         raise NotFound("No such partner.")
