@@ -91,3 +91,16 @@ async def test_errors_before_execution_have_codes_and_statuses(client, world, qu
         assert response.headers["content-type"].startswith(accept)
     if code == "VALIDATION_FAILED":
         assert "first" in body["errors"][0]["extensions"]["fields"]
+
+
+async def test_a_failure_outside_execution_is_masked_too(client, world, monkeypatch, caplog):
+    from server.graphql import http
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("database is locked: /var/lib/secret/path")
+
+    monkeypatch.setattr(http, "authenticate", broken)
+    response = await gql(client, world.a.keys["test"], "{ viewer { kind } }")
+    assert response.status_code == 500 and error_codes(response.json()) == ["INTERNAL_ERROR"]
+    assert "secret" not in response.text and response.json()["errors"][0]["extensions"]["requestId"] == response.headers["x-request-id"]
+    assert any(response.headers["x-request-id"] in r.getMessage() for r in caplog.records)

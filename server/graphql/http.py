@@ -25,7 +25,7 @@ from strawberry.types.graphql import OperationType
 from server.auth import authenticate
 from server.errors import BadRequest, PayloadTooLarge, RateLimited, ThreeminError
 from server.graphql.context import Context
-from server.graphql.errors import format_error, request_error, status_for
+from server.graphql.errors import format_error, log, request_error, status_for
 from server.policy import KeyPrincipal
 from server.ratelimit import RateLimiter, retry_after
 from server.services.usage import KeyUsage
@@ -52,6 +52,12 @@ class GraphQLEndpoint:
             return await self._handle(request, request_id, media_type)
         except ThreeminError as error:
             return _respond({"errors": [request_error(error)]}, error.status, media_type, request_id)
+        except Exception:
+            # Outside execution (the database down during the key check, say):
+            # the same masked answer as a resolver's bug, in GraphQL's shape.
+            log.exception("unexpected error in request %s", request_id)
+            unexpected = {"message": "Unexpected error.", "extensions": {"code": "INTERNAL_ERROR", "requestId": request_id}}
+            return _respond({"errors": [unexpected]}, 500, media_type, request_id)
 
     async def _handle(self, request: Request, request_id: str, media_type: str) -> Response:
         declared = request.headers.get("content-length", "")
