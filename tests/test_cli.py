@@ -39,9 +39,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(folder: Path) -> Iterator[str]:
+def serving(folder: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """A real `threemin serve` in `folder` (default settings, or `env`), stopped with SIGTERM."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("THREEMIN_")}
+    env = env if env is not None else {k: v for k, v in os.environ.items() if not k.startswith("THREEMIN_")}
     process = subprocess.Popen([THREEMIN, "serve", "--port", str(port)], cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -11,10 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import sqlite3
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -27,7 +25,8 @@ from server.models import User
 from server.services import accounts
 from server.services.audit import Actor
 from server.settings import Settings
-from tests.test_cli import THREEMIN, free_port
+from tests.test_cli import THREEMIN
+from tests.test_cli import serving as cli_serving
 
 SECRET = "two-workers-secret-not-for-production"
 VIEWER = "{ viewer { kind key { id } } }"
@@ -48,25 +47,8 @@ def run(folder: Path, *args: str, **extra_env: str) -> str:
 
 @contextmanager
 def serving(folder: Path) -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [THREEMIN, "serve", "--port", str(port)], cwd=folder, env=environment(folder), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:  # poll until it listens
-            try:
-                httpx.get(url + "/", timeout=1)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None and time.monotonic() < deadline, process.stdout.read() if process.stdout else ""
-                time.sleep(0.1)
-        yield url + "/graphql"
-    finally:
-        process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=20)
-        assert "tm_test_" not in output and "tm_live_" not in output, output
+    with cli_serving(folder, environment(folder)) as url:
+        yield url
 
 
 def ask(url: str, key: str, query: str = VIEWER, **variables: object) -> tuple[int, str | None, dict]:
