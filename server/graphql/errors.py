@@ -15,6 +15,8 @@ from typing import Any
 
 from graphql import GraphQLError
 
+from tortoise.exceptions import ValidationError as TortoiseValidationError
+
 from server.errors import ThreeminError
 
 log = logging.getLogger("threemin.graphql")
@@ -26,6 +28,12 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
     if isinstance(original, ThreeminError):
         out["message"] = original.message
         extensions = original.as_extensions()
+    elif isinstance(original, TortoiseValidationError):
+        # A value no column can hold (an "id" of 40 characters, say): no such
+        # object can exist, so it is bad input, not a bug. Logged in case it is ours.
+        log.warning("value refused by the database layer in request %s: %s", request_id, type(original).__name__)
+        out["message"] = "A value is longer than anything threemin stores in that place."
+        extensions = {"code": "VALIDATION_FAILED"}
     elif original is None or isinstance(original, GraphQLError):
         extensions = dict(error.extensions or {})
         if "code" not in extensions and not error.path:

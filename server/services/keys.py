@@ -37,6 +37,7 @@ from server.settings import Settings
 
 CLAIM = "claim"
 MAX_RATE_LIMIT = 100_000
+MAX_LIFETIME = timedelta(days=36525)
 
 
 class Handover(str, Enum):
@@ -128,6 +129,9 @@ class KeyGrant:
             problems["expiresAt"] = "must include a time zone"
         elif expires_at is not None and expires_at <= datetime.now(UTC):
             problems["expiresAt"] = "must be in the future"
+        elif expires_at is not None and expires_at > datetime.now(UTC) + MAX_LIFETIME:
+            # Also keeps it inside what datetimes can hold once turned into UTC.
+            problems["expiresAt"] = "must be within 100 years"
         if rate_limit is not None and not 1 <= rate_limit <= MAX_RATE_LIMIT:
             problems["rateLimit"] = f"must be between 1 and {MAX_RATE_LIMIT} requests per minute"
         if problems:
@@ -137,7 +141,7 @@ class KeyGrant:
             None if readable_fields is None else frozenset(readable_fields),
             None if writable_fields is None else frozenset(writable_fields),
             scope,
-            expires_at,
+            None if expires_at is None else expires_at.astimezone(UTC),
             rate_limit,
         )
 
