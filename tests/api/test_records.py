@@ -244,3 +244,20 @@ async def test_garbage_cursor_is_validation_failed(client, world, after):
     await _create(client, a)
     error = _error(await gql(client, a.keys["test"], PAGE, {"endpoint": a.orders, "after": after}), "VALIDATION_FAILED")
     assert "after" in error["extensions"]["fields"]
+
+
+async def test_create_records_is_all_or_nothing_when_the_database_fails_mid_batch(client, world, monkeypatch):
+    """A failure inside the write itself (here: a duplicate id at record 50 of 100) keeps none of them."""
+    from server.models import Record
+    from server.services import records as record_service
+
+    made = iter(range(1000))
+    monkeypatch.setattr(record_service, "record_id", lambda: f"rec_fixed{min(next(made), 49):04d}")
+    batch = [{"customer": f"c{i}", "amount": i} for i in range(100)]
+    response = await client.post(
+        "/graphql",
+        json={"query": CREATE_MANY, "variables": {"endpoint": world.a.orders, "data": batch}},
+        headers={"Authorization": f"Bearer {world.a.keys['test']}"},
+    )
+    assert error_codes(response.json()) == ["INTERNAL_ERROR"]  # masked: the duplicate is our fault, not the partner's
+    assert await Record.all().count() == 0
