@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from server.dashboard.pages import Outcome, Refused
@@ -195,7 +195,7 @@ def routes(screens: Screens) -> list[Route]:
                 return await screens.refused(visit, outcome)
             return await editor(visit, endpoint, name, rows, place_errors(outcome, sent), 422)
         saved = next(iter(outcome.data.values()))
-        return _to(visit, "endpoint", endpoint=saved["id"])
+        return screens.redirect(visit, "endpoint", endpoint=saved["id"])
 
     async def create(visit: Visit) -> Response:
         return await save(visit, None)
@@ -224,7 +224,7 @@ def routes(screens: Screens) -> list[Route]:
         outcome = await screens.run(visit, "ArchiveEndpoint", {"id": endpoint["id"]})
         if outcome.errors:
             return await screens.refused(visit, outcome)
-        return _to(visit, "endpoints")
+        return screens.redirect(visit, "endpoints")
 
     base = "/w/{workspace}/endpoints"
     return [
@@ -237,6 +237,3 @@ def routes(screens: Screens) -> list[Route]:
         screens.route(base + "/{endpoint}/archive", archive, name="endpoint_archive", method="POST"),
     ]
 
-
-def _to(visit: Visit, name: str, **params: str) -> Response:
-    return RedirectResponse(visit.request.url_for(name, workspace=visit.workspace_id, **params).path, status_code=303)

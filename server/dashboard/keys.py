@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 from typing import Any
 
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from server.dashboard import snippets
@@ -97,7 +97,7 @@ def routes(screens: Screens) -> list[Route]:
             key = next(iter(outcome.data.values()))
             if visit.htmx:
                 return screens.render(visit, "keys/_row.html", {"key": key})
-            return _back(visit, "keys")
+            return screens.redirect(visit, "keys")
 
         return handler
 
@@ -124,7 +124,7 @@ def routes(screens: Screens) -> list[Route]:
             return await screens.refused(visit, outcome)
         if visit.htmx:
             return Response("", status_code=200)  # the row swaps itself out
-        return _back(visit, "keys")
+        return screens.redirect(visit, "keys")
 
     base = "/w/{workspace}/keys"
     return [
@@ -139,6 +139,3 @@ def routes(screens: Screens) -> list[Route]:
         screens.route(base + "/{key}/delete", delete, name="key_delete", method="POST"),
     ]
 
-
-def _back(visit: Visit, name: str) -> Response:
-    return RedirectResponse(visit.request.url_for(name, workspace=visit.workspace_id).path, status_code=303)

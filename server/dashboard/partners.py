@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from server.dashboard.audit import Names, entries
@@ -58,7 +58,7 @@ def routes(screens: Screens) -> list[Route]:
         created = outcome.data["createPartner"]
         if visit.htmx:
             return screens.render(visit, "partners/_partners.html", await listing(visit, {}, {}, created))
-        return RedirectResponse(_url(visit, "partner", partner=created["id"]), status_code=303)
+        return screens.redirect(visit, "partner", partner=created["id"])
 
     async def page_data(visit: Visit) -> dict[str, Any]:
         partner_id = visit.request.path_params["partner"]
@@ -89,7 +89,7 @@ def routes(screens: Screens) -> list[Route]:
         if outcome.errors and not outcome.field_errors.get("name"):
             return await screens.refused(visit, outcome)
         if not outcome.errors and not visit.htmx:
-            return RedirectResponse(_url(visit, "partner", partner=partner_id), status_code=303)
+            return screens.redirect(visit, "partner", partner=partner_id)
         context = await page_data(visit)
         if outcome.errors:
             context |= {"form": {"name": name}, "errors": outcome.field_errors}
@@ -110,7 +110,7 @@ def routes(screens: Screens) -> list[Route]:
             return await screens.refused(visit, outcome)
         if visit.htmx:
             return screens.render(visit, "partners/_partner.html", await page_data(visit))
-        return RedirectResponse(_url(visit, "partner", partner=partner_id), status_code=303)
+        return screens.redirect(visit, "partner", partner=partner_id)
 
     base = "/w/{workspace}/partners"
     return [
@@ -120,7 +120,3 @@ def routes(screens: Screens) -> list[Route]:
         screens.route(base + "/{partner}/rename", rename, name="partner_rename", method="POST"),
         screens.route(base + "/{partner}/archive", archive, name="partner_archive", method="POST"),
     ]
-
-
-def _url(visit: Visit, name: str, **params: str) -> str:
-    return visit.request.url_for(name, workspace=visit.workspace_id, **params).path

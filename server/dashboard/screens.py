@@ -108,6 +108,10 @@ class Screens:
     async def run(self, visit: Visit, operation: str, variables: dict[str, Any] | None = None) -> Outcome:
         return await self.pages.operation(visit.request, visit.principal, operation, variables)
 
+    def redirect(self, visit: Visit, name: str, **params: str) -> Response:
+        """303 to a screen of this workspace (after a plain form post)."""
+        return self.pages.redirect(visit.request, name, workspace=visit.workspace_id, **params)
+
     async def page(self, visit: Visit, template: str, context: dict[str, Any], status: int = 200) -> Response:
         """A full page in the workspace frame (navigation, workspace switcher)."""
         viewer = (await self.read(visit, "Frame"))["viewer"]
