@@ -114,13 +114,18 @@ async def update_endpoint(
     return endpoint
 
 
+async def _archive(row: Endpoint | Partner, kind: str, actor: Actor) -> None:
+    """Archive once (again is a no-op), with its audit event in the same transaction."""
+    if row.archived_at is None:
+        row.archived_at = datetime.now(UTC)
+        async with in_transaction():
+            await row.save(update_fields=["archived_at"])
+            await audit.log(row.workspace_id, actor, f"{kind}.archive", kind, row.id)
+
+
 async def archive_endpoint(principal: Principal, endpoint_id: str, actor: Actor) -> Endpoint:
     endpoint = await get_endpoint(principal, endpoint_id, Role.OWNER)
-    if endpoint.archived_at is None:
-        endpoint.archived_at = datetime.now(UTC)
-        async with in_transaction():
-            await endpoint.save(update_fields=["archived_at"])
-            await audit.log(endpoint.workspace_id, actor, "endpoint.archive", "endpoint", endpoint.id)
+    await _archive(endpoint, "endpoint", actor)
     return endpoint
 
 
@@ -139,11 +144,7 @@ async def update_partner(principal: Principal, partner_id: str, name: str, actor
 
 async def archive_partner(principal: Principal, partner_id: str, actor: Actor) -> Partner:
     partner = await get_partner(principal, partner_id, Role.ADMIN)
-    if partner.archived_at is None:
-        partner.archived_at = datetime.now(UTC)
-        async with in_transaction():
-            await partner.save(update_fields=["archived_at"])
-            await audit.log(partner.workspace_id, actor, "partner.archive", "partner", partner.id)
+    await _archive(partner, "partner", actor)
     return partner
 
 
