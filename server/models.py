@@ -16,6 +16,12 @@ from server import ids
 class Workspace(Model):
     id = db.CharField(pk=True, max_length=32, default=ids.workspace_id)
     name = db.CharField(max_length=200)
+    # The safety checklist's thresholds (services/checklist.py).
+    shared_key_clients = db.IntField(default=3, db_default=3)  # distinct clients of one key in a day
+    unused_key_days = db.IntField(default=30, db_default=30)
+    unused_permission_days = db.IntField(default=30, db_default=30)
+    # Idle-key policy: deactivate (never delete) keys unused this many days. None: off.
+    idle_key_days = db.IntField(null=True)
     created_at = db.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -68,6 +74,12 @@ class ApiKey(Model):
     writable_fields = db.JSONField(null=True)  # None: every field
     row_scope = db.CharField(max_length=3, default="all")  # policy.RowScope
     active = db.BooleanField(default=True)
+    # Why and when the key was last deactivated: "manual", "leaked", "idle".
+    deactivated_reason = db.CharField(max_length=16, null=True)
+    deactivated_at = db.DatetimeField(null=True)
+    # Where a leak report (leak_report.py) says the key was found.
+    leaked_at = db.DatetimeField(null=True)
+    leak_url = db.CharField(max_length=2048, null=True)
     expires_at = db.DatetimeField(null=True)
     # Requests per minute for this key; None: the workspace default (settings).
     rate_limit = db.IntField(null=True)
@@ -192,13 +204,62 @@ class ClaimLink(Model):
         table = "claim_link"
 
 
-class KeyUsageDay(Model):
-    """Uses of a key per UTC day, written in batches by services/usage.py."""
+class UsageDay(Model):
+    """Requests of a key per UTC day and operation, written in batches by services/usage.py."""
 
     key = db.ForeignKeyField("models.ApiKey", related_name="usage_days", on_delete=db.CASCADE)
     day = db.DateField()
-    uses = db.IntField(default=0)
+    operation = db.CharField(max_length=6)  # policy.Permission
+    allowed = db.IntField(default=0)
+    refused = db.IntField(default=0)
 
     class Meta:
-        table = "key_usage_day"
-        unique_together = (("key", "day"),)
+        table = "usage_day"
+        unique_together = (("key", "day", "operation"),)
+
+
+class UsageMonth(Model):
+    """UsageDay rows older than 400 days, summed per calendar month (month = its first day)."""
+
+    key = db.ForeignKeyField("models.ApiKey", related_name="usage_months", on_delete=db.CASCADE)
+    month = db.DateField()
+    operation = db.CharField(max_length=6)
+    allowed = db.IntField(default=0)
+    refused = db.IntField(default=0)
+
+    class Meta:
+        table = "usage_month"
+        unique_together = (("key", "month", "operation"),)
+
+
+class ClientDay(Model):
+    """The distinct clients of a key per UTC day.
+
+    A client is the source network (/24 or /64) plus the user agent, stored
+    only as a keyed hash (services/usage.py), never the raw address.
+    """
+
+    key = db.ForeignKeyField("models.ApiKey", related_name="client_days", on_delete=db.CASCADE)
+    day = db.DateField()
+    client = db.CharField(max_length=32)
+    requests = db.IntField(default=0)
+
+    class Meta:
+        table = "client_day"
+        unique_together = (("key", "day", "client"),)
+
+
+class IdempotentRequest(Model):
+    """A partner's Idempotency-Key and the answer it got, kept 24 h (services/idempotency.py)."""
+
+    key = db.ForeignKeyField("models.ApiKey", related_name="idempotent_requests", on_delete=db.CASCADE)
+    idempotency_key = db.CharField(max_length=255)
+    request_hash = db.CharField(max_length=64)  # SHA-256 of the request body
+    status = db.IntField(null=True)  # HTTP status, None while the first attempt runs
+    response = db.TextField(null=True)  # the response body, as sent
+    created_at = db.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "idempotent_request"
+        unique_together = (("key", "idempotency_key"),)
+        indexes = (("created_at",),)

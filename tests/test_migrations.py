@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
+
+import server
 
 from server.db import apply_migrations, pending_model_changes
 from server.settings import Settings
@@ -15,10 +18,12 @@ async def test_every_model_change_has_its_migration():
 
 async def test_migrate_builds_every_table_and_is_idempotent(tmp_path):
     settings = Settings(database_url=f"sqlite://{tmp_path / 'fresh.sqlite3'}")
-    assert await apply_migrations(settings) == ["0001_initial", "0002_accounts_claims_roll_usage", "0003_key_rate_limit"]
+    every = sorted(path.stem for path in (Path(server.__file__).parent / "migrations").glob("0*.py"))
+    assert every[:4] == ["0001_initial", "0002_accounts_claims_roll_usage", "0003_key_rate_limit", "0004_safety_usage_idempotency"]
+    assert await apply_migrations(settings) == every
     assert await apply_migrations(settings) == []
     tables = {row[0] for row in sqlite3.connect(tmp_path / "fresh.sqlite3").execute("select name from sqlite_master where type='table'")}
-    assert {"workspace", "endpoint", "partner", "api_key", "record", "audit_event"} <= tables
+    assert {"workspace", "endpoint", "partner", "api_key", "record", "audit_event", "usage_day", "client_day", "idempotent_request"} <= tables
 
 
 async def test_sqlite_runs_with_wal_and_synchronous_normal(settings, db):

@@ -21,7 +21,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 from tortoise.functions import Sum
 
-from server.models import ApiKey, KeyUsageDay
+from server.models import ApiKey, UsageDay
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +75,13 @@ class KeyUsage:
 
 
 async def _add_uses(key_id: str, day: date, count: int) -> None:
-    if await KeyUsageDay.filter(key_id=key_id, day=day).update(uses=F("uses") + count):
+    # Interim: every use counted as an allowed "read" until uses carry their operation.
+    if await UsageDay.filter(key_id=key_id, day=day, operation="read").update(allowed=F("allowed") + count):
         return
     try:
-        await KeyUsageDay.create(key_id=key_id, day=day, uses=count)
+        await UsageDay.create(key_id=key_id, day=day, operation="read", allowed=count)
     except IntegrityError:  # another worker created the row first: add to it
-        await KeyUsageDay.filter(key_id=key_id, day=day).update(uses=F("uses") + count)
+        await UsageDay.filter(key_id=key_id, day=day, operation="read").update(allowed=F("allowed") + count)
     except Exception:
         # The key was deleted meanwhile (foreign key): nothing left to count for.
         if await ApiKey.exists(id=key_id):
@@ -91,8 +92,8 @@ async def uses_since(key_ids: Sequence[str], days: int = 30) -> dict[str, int]:
     """Uses per key over the last `days` days (today included), in one query."""
     since = datetime.now(UTC).date() - timedelta(days=days - 1)
     rows = (
-        await KeyUsageDay.filter(key_id__in=list(key_ids), day__gte=since)
-        .annotate(total=Sum("uses"))
+        await UsageDay.filter(key_id__in=list(key_ids), day__gte=since)
+        .annotate(total=Sum("allowed"))
         .group_by("key_id")
         .values("key_id", "total")
     )
