@@ -218,6 +218,26 @@ class UsageDay(Model):
         unique_together = (("key", "day", "operation"),)
 
 
+class UsageShape(Model):
+    """Allowed requests of a key per UTC day, operation and set of record fields.
+
+    `fields` is the sorted, comma-joined set of fields a request wrote (create,
+    update) or read (read). It is what lets the least-privilege dry run count
+    exactly which past requests a narrower grant would have refused.
+    """
+
+    key = db.ForeignKeyField("models.ApiKey", related_name="usage_shapes", on_delete=db.CASCADE)
+    day = db.DateField()
+    operation = db.CharField(max_length=6)
+    fields = db.TextField()
+    fields_hash = db.CharField(max_length=32)  # of `fields`, so the unique index stays small
+    requests = db.IntField(default=0)
+
+    class Meta:
+        table = "usage_shape"
+        unique_together = (("key", "day", "operation", "fields_hash"),)
+
+
 class UsageMonth(Model):
     """UsageDay rows older than 400 days, summed per calendar month (month = its first day)."""
 

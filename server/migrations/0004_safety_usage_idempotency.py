@@ -64,6 +64,20 @@ class Migration(migrations.Migration):
             options={'table': 'usage_month', 'app': 'models', 'unique_together': (('key', 'month', 'operation'),), 'pk_attr': 'id', 'table_description': 'UsageDay rows older than 400 days, summed per calendar month (month = its first day).'},
             bases=['Model'],
         ),
+        ops.CreateModel(
+            name='UsageShape',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('key', fields.ForeignKeyField('models.ApiKey', source_field='key_id', db_constraint=True, to_field='id', related_name='usage_shapes', on_delete=OnDelete.CASCADE)),
+                ('day', fields.DateField()),
+                ('operation', fields.CharField(max_length=6)),
+                ('fields', fields.TextField(unique=False)),
+                ('fields_hash', fields.CharField(max_length=32)),
+                ('requests', fields.IntField(default=0)),
+            ],
+            options={'table': 'usage_shape', 'app': 'models', 'unique_together': (('key', 'day', 'operation', 'fields_hash'),), 'pk_attr': 'id', 'table_description': 'Allowed requests of a key per UTC day, operation and set of record fields.'},
+            bases=['Model'],
+        ),
         ops.AddField(
             model_name='ApiKey',
             name='deactivated_at',
