@@ -105,3 +105,15 @@ class BadRequest(ThreeminError):
     code = "BAD_REQUEST"
     status = 400
     message = "Bad request."
+
+
+class WouldRefuseRequests(ThreeminError):
+    """A permission reduction that the key's own past traffic says would break its partner.
+
+    Extensions: `wouldRefuse` (requests of the window that would have been
+    refused) and `requests` (all its allowed requests in that window). Send
+    the change again with `acceptRefusals: true` to apply it anyway.
+    """
+
+    code = "WOULD_REFUSE_REQUESTS"
+    message = "Some of this key's recent requests would have been refused."

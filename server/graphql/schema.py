@@ -18,6 +18,8 @@ from server.graphql.limits import max_depth_rule
 from server.graphql.members.mutations import MemberMutation
 from server.graphql.records.mutations import RecordMutation
 from server.graphql.records.queries import RecordQuery
+from server.graphql.safety.mutations import SafetyMutation
+from server.graphql.safety.queries import SafetyQuery
 from server.graphql.viewer.queries import ViewerQuery
 from server.graphql.workspaces.mutations import WorkspaceMutation
 from server.graphql.workspaces.queries import WorkspaceQuery
@@ -32,12 +34,12 @@ class Schema(strawberry.Schema):
 
 
 @strawberry.type
-class Query(ViewerQuery, RecordQuery, WorkspaceQuery):
+class Query(ViewerQuery, RecordQuery, WorkspaceQuery, SafetyQuery):
     pass
 
 
 @strawberry.type
-class Mutation(RecordMutation, WorkspaceMutation, KeyMutation, MemberMutation):
+class Mutation(RecordMutation, WorkspaceMutation, KeyMutation, MemberMutation, SafetyMutation):
     pass
 
 

@@ -158,3 +158,51 @@ async def list_partners(principal: Principal, workspace_id: str, *, include_arch
     require_role(principal, workspace_id, Role.VIEWER)
     query = Partner.filter(workspace_id=workspace_id)
     return await (query if include_archived else query.filter(archived_at=None)).order_by("name")
+
+
+# Safety settings: (lowest, highest) of each. Permission windows cannot reach
+# past the 400 days of usage facts that are kept (services/usage.py).
+SAFETY_LIMITS = {
+    "shared_key_clients": (1, 10_000),
+    "unused_key_days": (1, 3650),
+    "unused_permission_days": (1, 400),
+    "idle_key_days": (1, 3650),
+}
+SAFETY_NAMES = {
+    "shared_key_clients": "sharedKeyClients",
+    "unused_key_days": "unusedKeyDays",
+    "unused_permission_days": "unusedPermissionDays",
+    "idle_key_days": "idleKeyDays",
+}
+
+
+def safety_settings(workspace: Workspace) -> dict[str, int | None]:
+    return {name: getattr(workspace, name) for name in SAFETY_LIMITS}
+
+
+async def set_safety_settings(principal: Principal, workspace_id: str, changes: dict[str, int | None], actor: Actor) -> Workspace:
+    """Change the checklist's thresholds and the idle-key policy (ADMIN); names left out stay.
+
+    `idle_key_days` None turns the policy off; every other setting needs a number.
+    """
+    require_role(principal, workspace_id, Role.ADMIN)
+    problems = {}
+    for name, value in changes.items():
+        low, high = SAFETY_LIMITS[name]
+        if value is None and name == "idle_key_days":
+            continue
+        if value is None or not low <= value <= high:
+            problems[SAFETY_NAMES[name]] = f"must be between {low} and {high}" + (" (or null: off)" if name == "idle_key_days" else "")
+    if problems:
+        raise ValidationFailed(fields=problems)
+    async with in_transaction():
+        workspace = await Workspace.filter(id=workspace_id).select_for_update().first()
+        if workspace is None:
+            raise NotFound("Not found.")
+        before = safety_settings(workspace)
+        for name, value in changes.items():
+            setattr(workspace, name, value)
+        if safety_settings(workspace) != before:
+            await workspace.save(update_fields=list(changes))
+            await audit.log(workspace_id, actor, "workspace.safety_settings", "workspace", workspace_id, before=before, after=safety_settings(workspace))
+    return workspace

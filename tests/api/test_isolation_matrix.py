@@ -191,6 +191,16 @@ OPS = [
     op("deleteKey", ADMIN, "mutation($id: ID!) { deleteKey(id: $id) }", "key", id="key"),
     op("setKeyPermissions", ADMIN, "mutation($id: ID!) { setKeyPermissions(id: $id, input: {permissions: [READ]}) { id } }", "key", id="key"),
     op("createClaimLink", ADMIN, "mutation($id: ID!) { createClaimLink(id: $id) { key { id } } }", "unclaimed", id="unclaimed"),
+    # the safety checklist, advisor and blast radius (the key is revealed, so the checklist lists it)
+    op("workspace.checklist", VIEWER, WS.format("checklist { openCount items { kind findings { key { id } evidence } } }"), "key", ws="ws"),
+    op("workspace.safetySettings", VIEWER, WS.format("id safetySettings { sharedKeyClients idleKeyDays }"), "ws", ws="ws"),
+    op("keyUsage", VIEWER, "query($id: ID!) { keyUsage(id: $id) { key { id } days operations { operation allowed } } }", "key", id="key"),
+    op("keyDryRun", VIEWER, "query($id: ID!) { keyDryRun(id: $id, proposal: {permissions: [READ]}) { wouldRefuse } }", id="key"),
+    op("blastRadius", VIEWER, "query($id: ID!) { blastRadius(id: $id) { edges { node { id } } } }", id="key"),
+    op("deactivateKeys", ADMIN, "mutation($id: ID!) { deactivateKeys(ids: [$id]) { id status } }", "key", id="key"),
+    op("reduceKeyPermissions", ADMIN, "mutation($id: ID!) { reduceKeyPermissions(id: $id, to: {permissions: [READ]}) { key { id permissions } } }", "key", id="key"),
+    op("replaceWithClaimLink", ADMIN, "mutation($id: ID!) { replaceWithClaimLink(id: $id, grace: NONE) { key { id status } } }", "key", id="key"),
+    op("setSafetySettings", ADMIN, "mutation($ws: ID!) { setSafetySettings(workspace: $ws, input: {sharedKeyClients: 5, idleKeyDays: 90}) { sharedKeyClients } }", ws="ws"),
     # members (a viewer of A)
     op("changeMemberRole", OWNER, ROLE, u="member", ws="ws"),
     op("changeMemberRole-from-home", OWNER, ROLE, u="member", ws="home"),

@@ -17,6 +17,7 @@ from server.services.records import decode_cursor, encode_cursor
 if TYPE_CHECKING:
     from server.graphql.audit.types import AuditEventConnection
     from server.graphql.keys.types import ApiKey
+    from server.graphql.safety.types import Checklist, SafetySettings
 
 
 @strawberry.type(description="One field records of an endpoint may carry.")
@@ -172,3 +173,18 @@ class Workspace:
         where = audit.AuditFilter(key=key, partner=partner, actor=actor, action=action)
         events, more = await audit.list_events(info.context.principal, self.id, first, decode_cursor(after) if after else None, where)
         return AuditEventConnection.from_events(events, more, encode_cursor)
+
+    @strawberry.field(description="The safety checklist, computed now: each question with the keys concerned, evidence and fixes.")
+    async def checklist(self, info: Info) -> Annotated[Checklist, strawberry.lazy("server.graphql.safety.types")]:
+        from server.graphql.safety.types import Checklist
+        from server.services import checklist
+
+        return Checklist.from_checklist(await checklist.build(info.context.principal, self.id))
+
+    @strawberry.field(description="The checklist thresholds and the idle-key policy (setSafetySettings changes them).")
+    async def safety_settings(self, info: Info) -> Annotated[SafetySettings, strawberry.lazy("server.graphql.safety.types")]:
+        from server.graphql.safety.types import SafetySettings
+        from server.policy import require_role
+
+        require_role(info.context.principal, self.id, PolicyRole.VIEWER)
+        return SafetySettings.from_model(await models.Workspace.get(id=self.id))
