@@ -78,4 +78,5 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.settings = settings
     app.state.key_usage = key_usage
+    app.state.schema = schema
     return app

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 from graphql import get_introspection_query
-from strawberry.extensions.parser_cache import _get_parse_cache
-from strawberry.extensions.validation_cache import _get_validate_cache
+
+from server.graphql import execution
 
 from server.graphql.schema import build_schema
 from server.settings import Settings
@@ -51,13 +51,19 @@ async def test_token_limit(client, world, settings):
     assert "data" not in body and "token" in body["errors"][0]["message"].lower()
 
 
-async def test_parser_and_validation_caches_hit(client, world):
-    parse_cache, validate_cache = _get_parse_cache(256), _get_validate_cache(256)
-    await gql(client, world.a.keys["test"], VIEWER)
-    parsed, validated = parse_cache.cache_info().hits, validate_cache.cache_info().hits
-    await gql(client, world.a.keys["test"], VIEWER)
-    assert parse_cache.cache_info().hits == parsed + 1
-    assert validate_cache.cache_info().hits == validated + 1
+async def test_each_document_is_parsed_and_validated_once(app, client, world, monkeypatch):
+    calls: list[str] = []
+    for name in ("parse", "validate"):
+        real = getattr(execution, name)
+        monkeypatch.setattr(execution, name, lambda *args, _real=real, _name=name, **kwargs: calls.append(_name) or _real(*args, **kwargs))
+    for _ in range(3):
+        assert (await gql(client, world.a.keys["test"], VIEWER)).json()["data"]["viewer"]["kind"] == "KEY"
+    assert calls == ["parse", "validate"]
+    # A broken document is remembered too, with its error.
+    for _ in range(2):
+        assert "data" not in (await gql(client, world.a.keys["test"], "{ viewer { nope } }")).json()
+    assert calls == ["parse", "validate"] * 2
+    assert app.state.schema.executor.prepare.cache_info().hits == 3
 
 
 async def test_unexpected_errors_are_masked_and_logged_with_request_id(client, world, monkeypatch, caplog):

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import strawberry
 from graphql.validation import ValidationRule
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    ParserCache,
-    ValidationCache,
-)
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
+
+from server.graphql.execution import Executor
 
 from server.graphql.keys.mutations import KeyMutation
 from server.graphql.limits import max_depth_rule
@@ -27,6 +28,22 @@ from server.settings import Settings
 
 
 class Schema(strawberry.Schema):
+    executor: Executor  # set by build_schema
+
+    async def execute(  # type: ignore[override]
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] = (OperationType.QUERY, OperationType.MUTATION),
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """The one way /graphql and the dashboard run a request: see execution.py."""
+        assert query is not None and root_value is None and operation_extensions is None
+        return await self.executor.execute(query, variable_values, context_value, operation_name, allowed_operation_types)
+
     def process_errors(self, errors, execution_context=None) -> None:  # type: ignore[no-untyped-def]
         """Log nothing here: strawberry would log every expected error with the
         query text (partners' data included). graphql/errors.py logs the
@@ -44,22 +61,13 @@ class Mutation(RecordMutation, WorkspaceMutation, KeyMutation, MemberMutation, S
 
 
 def build_schema(settings: Settings) -> Schema:
-    # The rules are built once and passed as the same classes on every request,
-    # so the validation cache (keyed by the rules) really hits; the limiter
-    # extensions would build new classes per request (strawberry #4635).
     # Depth counts introspection fields too: see limits.py.
     rules: list[type[ValidationRule]] = [
         max_depth_rule(settings.max_query_depth),
         max_aliases_rule(settings.max_aliases),
     ]
-    return Schema(
-        query=Query,
-        mutation=Mutation,
-        config=StrawberryConfig(disable_field_suggestions=True),
-        extensions=[
-            lambda: MaxTokensLimiter(settings.max_tokens),
-            lambda: ParserCache(maxsize=256),
-            lambda: AddValidationRules(rules),
-            lambda: ValidationCache(maxsize=256),
-        ],
+    schema = Schema(query=Query, mutation=Mutation, config=StrawberryConfig(disable_field_suggestions=True))
+    schema.executor = Executor(
+        schema._schema, rules, max_tokens=settings.max_tokens, execution_context_class=schema.execution_context_class
     )
+    return schema
