@@ -11,9 +11,11 @@ from starlette.routing import Route
 
 from server.dashboard import (
     audit,
+    checklist,
     claims,
     endpoints,
     invitations,
+    key_safety,
     keys,
     members,
     partners,
@@ -36,4 +38,6 @@ def routes(pages: Pages) -> list[Route]:
         *partners.routes(screens),
         *audit.routes(screens),
         *members.routes(screens),
+        *checklist.routes(screens),
+        *key_safety.routes(screens),
     ]
