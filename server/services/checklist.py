@@ -264,9 +264,7 @@ def _plain_text(keys: list[ApiKey], facts: _Facts, now: datetime) -> list[Findin
         if state is KeyStatus.ACTIVE and key.handover == Handover.REVEAL.value:
             evidence = f"revealed on screen (issued {_day(key.created_at)}) instead of claimed by the partner through a link"
             found.append(Finding(key, (evidence,), (Fix.REPLACE_WITH_CLAIM_LINK, Fix.DEACTIVATE)))
-        elif state is KeyStatus.UNCLAIMED and key.active and facts.last_link.get(key.id) is not None:
-            expired = facts.last_link[key.id]
-            assert expired is not None
+        elif state is KeyStatus.UNCLAIMED and key.active and (expired := facts.last_link.get(key.id)) is not None:
             evidence = f"claim link expired unclaimed on {_day(expired)} (issued {_day(key.created_at)})"
             found.append(Finding(key, (evidence,), (Fix.SEND_CLAIM_LINK, Fix.DEACTIVATE), claim_link_expired_at=expired))
     return found

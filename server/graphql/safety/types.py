@@ -9,6 +9,7 @@ import strawberry
 from server import models
 from server.graphql.enums import Permission
 from server.graphql.keys.types import ApiKey
+from server.policy import Permission as PolicyPermission
 from server.services import advisor, checklist
 from server.services.workspaces import safety_settings
 
@@ -123,7 +124,7 @@ class PermissionProposal:
     @classmethod
     def from_proposal(cls, p: advisor.Proposal) -> PermissionProposal:
         return cls(
-            permissions=[x for x in advisor.Permission if x in p.permissions],
+            permissions=[x for x in PolicyPermission if x in p.permissions],
             writable_fields=None if p.writable_fields is None else sorted(p.writable_fields),
         )
 
@@ -135,7 +136,7 @@ class PermissionProposalInput:
 
     def proposal(self) -> advisor.Proposal:
         return advisor.Proposal(
-            frozenset(advisor.Permission(p.value) for p in self.permissions),
+            frozenset(PolicyPermission(p.value) for p in self.permissions),
             None if self.writable_fields is None else frozenset(self.writable_fields),
         )
 
