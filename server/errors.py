@@ -93,6 +93,19 @@ class PayloadTooLarge(ThreeminError):
     message = "The request is too large."
 
 
+class RequestTimeout(ThreeminError):
+    """The request took longer than its time limit (reading the body included).
+
+    503 rather than 504 (which says a gateway gave up on the server behind it)
+    or 408 (which says only the client was slow): either side may have been
+    slow, and trying again later may succeed. What it wrote was rolled back.
+    """
+
+    code = "TIMEOUT"
+    status = 503
+    message = "The request took too long and was stopped; nothing it wrote was kept."
+
+
 class IdempotencyConflict(ThreeminError):
     code = "IDEMPOTENCY_CONFLICT"
     status = 409

@@ -35,6 +35,9 @@ class Settings:
     max_query_depth: int = 15
     max_aliases: int = 30
     max_tokens: int = 5000
+    # Seconds one /graphql request may take, reading its body included, so that a
+    # slow client or a stuck query cannot hold a worker. 0: no limit.
+    request_timeout_seconds: float = 30.0
     last_used_flush_seconds: float = 5.0
     # Requests per minute; 0 turns a limit off. A key's own limit overrides the first.
     key_rate_limit: int = 600

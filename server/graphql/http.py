@@ -9,6 +9,7 @@ HTTP specification for both `application/json` and
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from datetime import UTC, datetime
@@ -23,7 +24,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
 from server.auth import authenticate
-from server.errors import BadRequest, PayloadTooLarge, RateLimited, ThreeminError
+from server.errors import BadRequest, PayloadTooLarge, RateLimited, RequestTimeout, ThreeminError
 from server.graphql.context import Context
 from server.graphql.errors import format_error, log, request_error, status_for
 from server.policy import KeyPrincipal
@@ -49,7 +50,7 @@ class GraphQLEndpoint:
         request_id = secrets.token_hex(8)
         media_type = GRAPHQL_RESPONSE if GRAPHQL_RESPONSE in request.headers.get("accept", "") else JSON
         try:
-            return await self._handle(request, request_id, media_type)
+            return await self._in_time(request, request_id, media_type)
         except ThreeminError as error:
             return _respond({"errors": [request_error(error)]}, error.status, media_type, request_id)
         except Exception:
@@ -58,6 +59,21 @@ class GraphQLEndpoint:
             log.exception("unexpected error in request %s", request_id)
             unexpected = {"message": "Unexpected error.", "extensions": {"code": "INTERNAL_ERROR", "requestId": request_id}}
             return _respond({"errors": [unexpected]}, 500, media_type, request_id)
+
+    async def _in_time(self, request: Request, request_id: str, media_type: str) -> Response:
+        """The whole request, reading the body included, within THREEMIN_REQUEST_TIMEOUT_SECONDS.
+
+        Past it the request's task is cancelled wherever it waits: a transaction
+        in progress rolls back (records.py writes inside one for this reason).
+        """
+        deadline = asyncio.timeout(self.settings.request_timeout_seconds or None)
+        try:
+            async with deadline:
+                return await self._handle(request, request_id, media_type)
+        except TimeoutError:
+            if not deadline.expired():
+                raise  # some other time limit, not ours: an unexpected error
+            raise RequestTimeout(f"The request took longer than {self.settings.request_timeout_seconds:g} s.") from None
 
     async def _handle(self, request: Request, request_id: str, media_type: str) -> Response:
         declared = request.headers.get("content-length", "")

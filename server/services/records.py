@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from tortoise.context import require_context
 from tortoise.transactions import in_transaction
 
 from server import policy
@@ -105,21 +104,27 @@ def _new_rows(principal: KeyPrincipal, cleaned: list[dict[str, Any]]) -> list[Re
 
 
 async def _insert(principal: KeyPrincipal, rows: list[RecordRow]) -> None:
-    """One statement for all the rows, in one transaction: all or nothing."""
-    connection = require_context().db()
-    dialect = connection.capabilities.dialect
-    sql = _INSERT.format(_PLACEHOLDERS[dialect])
-    # SQLite keeps times as text in the form str() gives (what the ORM writes
-    # and reads back); passing datetimes would lean on sqlite3's deprecated adapter.
-    when = str(rows[0].created_at) if dialect == "sqlite" else rows[0].created_at
-    values = [
-        [row.id, row.endpoint_id, row.environment, row.partner_id, principal.key_id, orjson.dumps(row.data).decode(), when, when]
-        for row in rows
-    ]
-    if len(values) == 1:
-        await connection.execute_insert(sql, values[0])
-    else:
-        await connection.execute_many(sql, values)
+    """One statement for all the rows, in one transaction: all or nothing.
+
+    The transaction is ours, even for one row: a request stopped by its timeout
+    is cancelled wherever it waits, and only a transaction context rolls back
+    on cancellation (tortoise's execute_many rolls back on Exception only, and
+    left its transaction open on the shared SQLite connection).
+    """
+    async with in_transaction() as connection:
+        dialect = connection.capabilities.dialect
+        sql = _INSERT.format(_PLACEHOLDERS[dialect])
+        # SQLite keeps times as text in the form str() gives (what the ORM writes
+        # and reads back); passing datetimes would lean on sqlite3's deprecated adapter.
+        when = str(rows[0].created_at) if dialect == "sqlite" else rows[0].created_at
+        values = [
+            [row.id, row.endpoint_id, row.environment, row.partner_id, principal.key_id, orjson.dumps(row.data).decode(), when, when]
+            for row in rows
+        ]
+        if len(values) == 1:
+            await connection.execute_insert(sql, values[0])
+        else:
+            await connection.execute_many(sql, values)
 
 
 async def create_record(principal: Principal, endpoint_id: str, data: Any, *, max_bytes: int) -> RecordRow:

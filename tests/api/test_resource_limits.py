@@ -8,18 +8,23 @@ of the server's own code before sending it.
 
 from __future__ import annotations
 
+import asyncio
 import string
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiosqlite
 import httpx
 import orjson
 import pytest
+import pytest_asyncio
 from graphql import FieldNode, OperationDefinitionNode, Source, TokenKind, parse
 from graphql.language import Lexer
 
+from server.app import create_app
 from server.models import Record
+from server.settings import Settings
 from tests.conftest import CREATE, CREATE_MANY, UPDATE, error_codes, gql
 from tests.people import gql_as, people_fixture  # noqa: F401 (fixture)
 
@@ -268,3 +273,94 @@ def test_the_measures_of_this_file_agree_with_graphql_core():
     parse(tokens(10), max_tokens=10)
     with pytest.raises(Exception, match="more than 9 tokens"):
         parse(tokens(10), max_tokens=9)
+
+
+# --- request timeout ----------------------------------------------------------------------
+# A tiny limit and an injected slow step: the slow step is cancelled at the
+# limit, so no test waits for it.
+
+SLOW = 0.5  # seconds the injected slow step would take; always longer than the limit below
+
+
+@pytest.fixture
+def timeout_settings(settings):
+    return settings.replace(request_timeout_seconds=0.05)
+
+
+@pytest_asyncio.fixture
+async def hurried(timeout_settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app whose requests may take 0.05 s (same database as `client`)."""
+    app = create_app(timeout_settings, manage_database=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        yield client
+
+
+def _timed_out(response: httpx.Response) -> None:
+    assert response.status_code == 503, response.text
+    assert error_codes(response.json()) == ["TIMEOUT"] and "data" not in response.json()
+
+
+async def test_a_slow_resolver_is_stopped_with_timeout(hurried, world, monkeypatch):
+    from server.services import records
+
+    async def slow(*args, **kwargs):
+        await asyncio.sleep(SLOW)
+
+    monkeypatch.setattr(records, "list_records", slow)
+    _timed_out(await gql(hurried, world.a.keys["test"], LIST_FIRST, {"endpoint": world.a.orders, "first": 1}))
+
+
+async def test_a_slow_body_is_stopped_with_timeout_and_stores_nothing(hurried, world):
+    raw = _body_of(world, 1000)
+
+    async def trickle() -> AsyncIterator[bytes]:
+        yield raw[:10]
+        await asyncio.sleep(SLOW)  # a client that stops sending mid-body
+        yield raw[10:]
+
+    _timed_out(await hurried.post("/graphql", content=trickle(), headers=_key_headers(world)))
+    assert await Record.all().count() == 0
+
+
+@pytest.fixture
+def slow_inserts(monkeypatch):
+    """Every insert writes its rows, then stalls before it returns: a timeout
+    lands while the rows are written but not committed."""
+
+    def stalling(original):
+        async def insert(self, *args, **kwargs):
+            result = await original(self, *args, **kwargs)
+            await asyncio.sleep(SLOW)
+            return result
+
+        return insert
+
+    for name in ("execute_insert", "executemany"):
+        monkeypatch.setattr(aiosqlite.Connection, name, stalling(getattr(aiosqlite.Connection, name)))
+
+
+@pytest.mark.parametrize("count", [1, 3], ids=["createRecord", "createRecords"])
+async def test_a_write_stopped_by_the_timeout_mid_insert_keeps_nothing(hurried, client, world, slow_inserts, monkeypatch, count):
+    batch = [{"customer": c, "amount": 1} for c in "abc"[:count]]
+    variables = {"endpoint": world.a.orders, "data": batch[0] if count == 1 else batch}
+    _timed_out(await gql(hurried, world.a.keys["test"], CREATE if count == 1 else CREATE_MANY, variables))
+    assert await Record.all().count() == 0
+    # The connection is usable afterwards: no transaction was left open on it.
+    monkeypatch.undo()
+    response = await gql(client, world.a.keys["test"], CREATE_MANY, {"endpoint": world.a.orders, "data": batch})
+    assert response.status_code == 200 and "errors" not in response.json(), response.json()
+    assert await Record.all().count() == count
+
+
+async def test_a_request_within_the_timeout_is_not_stopped(client, world, slow_inserts):
+    """The same slow insert under the default limit (30 s) completes."""
+    batch = [{"customer": c, "amount": 1} for c in "ab"]
+    response = await gql(client, world.a.keys["test"], CREATE_MANY, {"endpoint": world.a.orders, "data": batch})
+    assert response.status_code == 200 and "errors" not in response.json(), response.json()
+    assert await Record.all().count() == 2
+
+
+def test_the_timeout_setting_reads_seconds_and_zero_turns_it_off():
+    assert Settings().request_timeout_seconds == 30
+    assert Settings.from_env({"THREEMIN_REQUEST_TIMEOUT_SECONDS": "2.5"}).request_timeout_seconds == 2.5
+    assert Settings.from_env({"THREEMIN_REQUEST_TIMEOUT_SECONDS": "0"}).request_timeout_seconds == 0
