@@ -252,7 +252,8 @@ def routes(screens: Screens) -> list[Route]:
                 response = screens.redirect(visit, "checklist")
                 response.headers["location"] += "?saved=settings#safety-settings"
                 return response
-            errors = {_camel(name): reason for name, reason in outcome.field_errors.items()}
+            # "null" is the API's word for the switch being off; the form has the switch.
+            errors = {_camel(name): reason.replace(" (or null: off)", "") for name, reason in outcome.field_errors.items()}
             if not set(errors) & {*SETTING_NAMES, "_form"}:
                 return await screens.refused(visit, outcome)
         return await full_page(visit, form=form, errors=errors, status=422)
