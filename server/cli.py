@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import getpass
 import json
+import logging.config
 import os
 import shlex
 import sys
@@ -35,6 +36,8 @@ from server.errors import NotFound, ThreeminError, ValidationFailed
 from server.fields import parse_spec
 from server.keys import Environment
 from server.models import Membership, Workspace
+from server.observability.logs import log_config
+from server.observability.metrics import clear_multiprocess_dir
 from server.policy import OPERATOR, Role
 from server.services import accounts, audit, members, workspaces
 from server.services import keys as key_service
@@ -77,13 +80,41 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from server.app import create_app
 
+    if args.workers > 1 and settings.is_sqlite:
+        print(SQLITE_ONE_WORKER, file=sys.stderr)
+        return 2
     settings = resolve_secret_key(settings.replace(host=args.host or settings.host, port=args.port or settings.port))
+    logging.config.dictConfig(log_config(settings))  # JSON (or text) lines from the first one, migrations included
+    clear_multiprocess_dir()  # before any worker counts: see observability/metrics.py
     asyncio.run(_announce_setup_link(settings))
     print(f"threemin: serving on http://{settings.host}:{settings.port} (GraphiQL at /graphql)", file=sys.stderr)
     # access_log off: uvicorn would log request lines as they came, and a
     # partner who wrongly puts a key in a URL must not have it written to disk.
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
+    options: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": settings.log_level, "access_log": False}
+    options["log_config"] = log_config(settings)  # uvicorn's own loggers write the same lines, in every worker
+    if args.workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return 0
+    # Workers are new processes that import the app: they rebuild the settings
+    # from this environment (the secret from its variable or file, never put in
+    # the environment here). uvloop: on asyncio, uvicorn's shared socket never
+    # gets TCP_NODELAY and each keep-alive request waits ~44 ms (STACK_NOTES).
+    os.environ.update({"THREEMIN_HOST": settings.host, "THREEMIN_PORT": str(settings.port)})
+    uvicorn.run("server.cli:worker_app", factory=True, workers=args.workers, loop="uvloop", http="httptools", **options)
     return 0
+
+
+SQLITE_ONE_WORKER = (
+    "threemin: --workers above 1 needs PostgreSQL (THREEMIN_DATABASE_URL=postgres://user:password@host/database).\n"
+    "          Several processes writing one SQLite file fail with \"database is locked\"; on SQLite, serve with one worker."
+)
+
+
+def worker_app() -> Any:
+    """The app of one `serve --workers N` worker process (uvicorn's factory)."""
+    from server.app import create_app
+
+    return create_app(resolve_secret_key(Settings.from_env(), create=False))
 
 
 async def _announce_setup_link(settings: Settings) -> None:
@@ -376,6 +407,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = command(commands, "serve", serve, "Run the service (migrations are applied first).", json_flag=False)
     sub.add_argument("--host", help="address to listen on (default 127.0.0.1, or THREEMIN_HOST)")
     sub.add_argument("--port", type=int, help="port (default 8000, or THREEMIN_PORT)")
+    sub.add_argument("--workers", type=_positive_int, default=1, help="worker processes (default 1; more than 1 needs PostgreSQL)")
     command(commands, "migrate", migrate, "Apply pending database migrations.", json_flag=False)
     sub = command(commands, "makemigrations", makemigrations, "For developers: write a migration for changed models.", json_flag=False)
     sub.add_argument("--name", help="name of the new migration")

@@ -1,4 +1,6 @@
-"""Shared fixtures: a real app on a real, migrated, temporary SQLite database.
+"""Shared fixtures: a real app on a real, migrated, temporary SQLite database
+(or PostgreSQL database, when THREEMIN_TEST_DATABASE_URL names a server: see
+tests/postgres.py and .ci/with-postgres).
 
 `world` builds two workspaces with endpoints, partners and keys through the
 same services the CLI uses; `issue` mints more keys; `gql` posts GraphQL the
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from server.services import workspaces
 from server.services.audit import CLI
 from server.services.keys import Handover, KeyGrant
 from server.settings import Settings
+from tests.postgres import ON_POSTGRES, URL, Databases
 
 SECRET = "test-secret-not-for-production"
 ORDER_FIELDS = [
@@ -38,17 +41,38 @@ ALL = ["create", "read", "update", "delete"]
 
 
 @pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory) -> Path:
+def postgres() -> Iterator[Databases | None]:
+    """The PostgreSQL server the suite runs on, or None on SQLite; its template is migrated once."""
+    if not ON_POSTGRES:
+        yield None
+        return
+    databases = Databases(URL)
+    databases.template = databases.create()
+    databases.run(apply_migrations(Settings(database_url=databases.url(databases.template))))
+    yield databases
+    databases.drop(databases.template)
+    databases.close()
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory, postgres: Databases | None) -> Path | None:
     """One database migrated from nothing; each test starts from a copy (much faster than migrating each time)."""
+    if postgres is not None:
+        return None
     path = tmp_path_factory.mktemp("template") / "template.sqlite3"
     asyncio.run(apply_migrations(Settings(database_url=f"sqlite://{path}")))
     return path
 
 
 @pytest.fixture
-def settings(tmp_path, migrated_template) -> Settings:
-    shutil.copyfile(migrated_template, tmp_path / "test.sqlite3")
-    return Settings(database_url=f"sqlite://{tmp_path / 'test.sqlite3'}", secret_key=SECRET, fast_password_hashing=True)
+def settings(tmp_path, migrated_template, postgres: Databases | None) -> Iterator[Settings]:
+    if postgres is None:
+        shutil.copyfile(migrated_template, tmp_path / "test.sqlite3")
+        yield Settings(database_url=f"sqlite://{tmp_path / 'test.sqlite3'}", secret_key=SECRET, fast_password_hashing=True)
+        return
+    name = postgres.create(postgres.template)
+    yield Settings(database_url=postgres.url(name), secret_key=SECRET, fast_password_hashing=True)
+    postgres.drop(name)
 
 
 @pytest_asyncio.fixture

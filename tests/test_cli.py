@@ -39,11 +39,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(folder: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    """A real `threemin serve` in `folder` (default settings, or `env`), stopped with SIGTERM."""
+def serving(folder: Path, env: dict[str, str] | None = None, *options: str) -> Iterator[str]:
+    """A real `threemin serve` in `folder` (default settings, or `env`; more `options`), stopped with SIGTERM."""
     port = free_port()
     env = env if env is not None else {k: v for k, v in os.environ.items() if not k.startswith("THREEMIN_")}
-    process = subprocess.Popen([THREEMIN, "serve", "--port", str(port)], cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen([THREEMIN, "serve", "--port", str(port), *options], cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

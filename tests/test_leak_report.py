@@ -29,6 +29,7 @@ from server.services import keys as key_service
 from server.services.audit import CLI
 from server.settings import Settings
 from tests.conftest import SECRET, gql, key_id
+from tests.postgres import table_names
 
 KEY_ID = "bcb53661c06b4728e59d897fb6165d5c9cda0fd9cdf9d09ead458168deb7518c"
 OLD_KEY_ID = "90a421169f0a406205f1563a953312f0be898d3c7b6c06b681aa86a874555f4a"
@@ -76,8 +77,7 @@ async def refusal(client: httpx.AsyncClient, key: str) -> str | None:
 
 async def snapshot() -> dict[str, list[dict[str, Any]]]:
     connection = require_context().db()
-    tables = await connection.execute_query_dict("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-    return {t["name"]: await connection.execute_query_dict(f'SELECT * FROM "{t["name"]}"') for t in tables}
+    return {name: await connection.execute_query_dict(f'SELECT * FROM "{name}"') for name in await table_names()}
 
 
 async def leak_events(key: str) -> list[AuditEvent]:

@@ -9,6 +9,7 @@ import server
 
 from server.db import apply_migrations, pending_model_changes
 from server.settings import Settings
+from tests.postgres import sqlite_only
 
 
 async def test_every_model_change_has_its_migration():
@@ -26,6 +27,7 @@ async def test_migrate_builds_every_table_and_is_idempotent(tmp_path):
     assert {"workspace", "endpoint", "partner", "api_key", "record", "audit_event", "usage_day", "client_day", "idempotent_request"} <= tables
 
 
+@sqlite_only("its PRAGMAs")
 async def test_sqlite_runs_with_wal_and_synchronous_normal(settings, db):
     from tortoise.context import require_context
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from tortoise.backends.sqlite.client import SqliteClient
+from tortoise.context import require_context
 
 from server import tokens
 from server.errors import Unauthenticated
@@ -261,9 +261,10 @@ LISTING = """query($ws: ID!, $partner: ID, $endpoint: ID, $env: Environment, $st
 
 @contextlib.contextmanager
 def counting_queries():
-    """Counts every statement tortoise sends to SQLite while the block runs."""
+    """Counts every statement tortoise sends to the database while the block runs."""
     count = [0]
-    originals = {name: getattr(SqliteClient, name) for name in ("execute_query", "execute_query_dict", "execute_insert", "execute_many", "execute_script")}
+    client = type(require_context().db())  # SQLite's or PostgreSQL's
+    originals = {name: getattr(client, name) for name in ("execute_query", "execute_query_dict", "execute_insert", "execute_many", "execute_script")}
 
     def counting(original):
         async def counted(self, *args, **kwargs):
@@ -273,12 +274,12 @@ def counting_queries():
         return counted
 
     for name, original in originals.items():
-        setattr(SqliteClient, name, counting(original))
+        setattr(client, name, counting(original))
     try:
         yield count
     finally:
         for name, original in originals.items():
-            setattr(SqliteClient, name, original)
+            setattr(client, name, original)
 
 
 async def _issue_as(world, people, settings, n: int) -> None:
