@@ -207,7 +207,7 @@ def routes(screens: Screens) -> list[Route]:
 
     async def badge(visit: Visit) -> Response:
         data = await screens.read(visit, "ChecklistBadge", {"workspace": visit.workspace_id})
-        return screens.render(visit, "checklist/_badge.html", {"open_count": data["workspace"]["checklist"]["openCount"]})
+        return screens.render(visit, "checklist/_badge_count.html", {"open_count": data["workspace"]["checklist"]["openCount"]})
 
     async def unconfirmed(visit: Visit) -> Response:
         refusal = {"message": "Confirm the fix first: open it and press the button that says what it does.", "extensions": {"code": "VALIDATION_FAILED"}}

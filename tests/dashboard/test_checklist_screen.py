@@ -82,7 +82,7 @@ async def test_with_nothing_to_fix_the_page_says_all_clear_and_the_badge_shows_n
     await ApiKey.filter(workspace_id=world.a.workspace).update(handover="claim")
     response = await people_client.get(urls(world)["page"], people.viewer)
     assert "All clear. Nothing needs your attention right now." in Html(response.text).text
-    assert badge(response.text) == "" and "count-badge" not in response.text
+    assert badge(response.text) == "" and '<span id="checklist-badge" class="count-badge"></span>' in response.text
 
 
 @pytest.mark.parametrize("role", ["owner", "admin"])
@@ -120,10 +120,9 @@ async def test_htmx_asking_for_the_cards_gets_them_alone_with_the_badge_out_of_b
 async def test_other_screens_fetch_the_badge_after_loading_and_it_counts_the_open_findings(people_client, people, world):
     await fired(world)
     keys_page = await people_client.get(f"/w/{world.a.workspace}/keys", people.viewer)
-    assert f'hx-get="{urls(world)["badge"]}" hx-trigger="load"' in keys_page.text and "count-badge" not in keys_page.text
+    assert f'<span id="checklist-badge" class="count-badge" hx-get="{urls(world)["badge"]}" hx-trigger="load"></span>' in keys_page.text
     response = await people_client.get(urls(world)["badge"], people.viewer, htmx="span#checklist-badge")
-    assert response.status_code == 200 and badge(response.text) == "3" and "3 open findings" in Html(response.text).text
-    assert "hx-swap-oob" not in response.text
+    assert response.status_code == 200 and response.text.startswith("3<") and Html(response.text).text == "3 open findings"
 
 
 async def test_the_badge_costs_the_same_queries_with_many_keys(people_client, people, world):
@@ -135,7 +134,7 @@ async def test_the_badge_costs_the_same_queries_with_many_keys(people_client, pe
             response = await people_client.get(urls(world)["badge"], people.viewer)
         counts.append(count[0])
         assert response.status_code == 200
-    assert badge(response.text) == "14"
+    assert response.text.startswith("14<")
     assert 0 < counts[0] == counts[1], counts
 
 
