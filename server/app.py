@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
@@ -21,6 +22,9 @@ from server.db import open_database
 from server.graphql.http import GraphQLEndpoint
 from server.graphql.schema import build_schema
 from server.leak_report import GitHubLeakReport
+from server.observability import health
+from server.observability.metrics import Metrics, MetricsEndpoint
+from server.observability.middleware import RequestObserver
 from server.policy import Role
 from server.ratelimit import RateLimiter
 from server.services.usage import KeyUsage
@@ -67,15 +71,21 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
             async with key_usage.flushing_every(settings.last_used_flush_seconds):
                 yield
 
+    # Counted only when they can be read: THREEMIN_METRICS_TOKEN set.
+    metrics = Metrics.for_schema(schema) if settings.metrics_token else None
+    operations = [Route("/healthz", health.healthz, name="healthz"), Route("/readyz", health.readyz, name="readyz")]
+    if metrics is not None:
+        operations.append(Route("/metrics", MetricsEndpoint(metrics, settings.metrics_token).handle, name="metrics"))
     routes = [
+        *operations,
         *dashboard.routes(pages),
-        Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
+        Route("/graphql", endpoint.handle, methods=["GET", "POST"], name="graphql"),
         Route("/leaks/github", GitHubLeakReport(settings).handle, methods=["POST"], name="github_leak_report"),
         Mount("/static", StaticFiles(directory=WEB / "static"), name="static"),
     ]
     # Templates link only to screens that exist, and show buttons by role.
     templates.env.globals.update(url_names={route.name for route in routes}, roles=Role)
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(RequestObserver, metrics=metrics)])
     app.state.settings = settings
     app.state.key_usage = key_usage
     app.state.schema = schema

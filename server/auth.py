@@ -18,6 +18,8 @@ from urllib.parse import unquote_plus
 from starlette.requests import HTTPConnection
 
 from server.errors import CrossSiteRequest, Unauthenticated
+from server.observability.metrics import key_outcome
+from server.observability.request_info import request_info
 from server.policy import Principal
 from server.services.accounts import session_principal
 from server.services.verification import principal_for
@@ -53,11 +55,23 @@ async def authenticate(request: HTTPConnection, settings: Settings) -> Principal
     if header is not None:
         scheme, _, credentials = header.partition(" ")
         if scheme.lower() != "bearer" or not credentials.strip():
+            request_info().key_outcome = "malformed"
             raise Unauthenticated()
-        return await principal_for(credentials.strip(), settings.secret_key, datetime.now(UTC))
+        return await _verified(credentials.strip(), settings)
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         if request.scope.get("method", "GET") not in SAFE_METHODS and not same_origin(request):
             raise CrossSiteRequest()
         return await session_principal(token, settings, datetime.now(UTC))
     raise Unauthenticated()
+
+
+async def _verified(presented: str, settings: Settings) -> Principal:
+    """principal_for, noting how it ended for the key verification metric."""
+    try:
+        principal = await principal_for(presented, settings.secret_key, datetime.now(UTC))
+    except Exception as refused:
+        request_info().key_outcome = key_outcome(presented, refused)
+        raise
+    request_info().key_outcome = "ok"
+    return principal

@@ -14,7 +14,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-PREFIX = "THREEMIN_"
+from server.setting_checks import PREFIX, check_all
+
 DEFAULT_SQLITE_FILE = "threemin.sqlite3"
 SECRET_FILE_NAME = "threemin.secret"
 
@@ -57,20 +58,22 @@ class Settings:
     github_scanning_keys_file: str = ""
     # Only for the test suite: argon2's cheapest profile instead of ~0.2 s per hash.
     fast_password_hashing: bool = False
+    # One JSON object per log line (for a log shipper), or text for a person at a terminal.
+    log_format: str = "json"
+    # Bearer token Prometheus must send for /metrics. Empty: /metrics does not exist.
+    metrics_token: str = dataclasses.field(default="", repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings, or SystemExit listing every bad variable by name and what it expects.
+
+        Checked here, at start, rather than where a value is first used: a typo
+        found by the first partner request at 3 a.m. is an outage.
+        """
         environ = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        for field in dataclasses.fields(cls):
-            raw = environ.get(PREFIX + field.name.upper())
-            if raw is None or raw == "":
-                continue
-            cast = type(field.default) if field.default is not dataclasses.MISSING else str
-            try:
-                values[field.name] = _boolean(raw) if cast is bool else cast(raw)
-            except ValueError:
-                raise SystemExit(f"{PREFIX}{field.name.upper()}: expected {cast.__name__}, got {raw!r}") from None
+        values, problems = check_all(cls, environ)
+        if problems:
+            raise SystemExit("threemin: bad settings\n" + "\n".join(f"  {problem}" for problem in problems))
         return cls(**values)
 
     def replace(self, **changes: object) -> Settings:
@@ -92,14 +95,6 @@ class Settings:
             if path and path != ":memory:":
                 return Path(path).expanduser().resolve().parent
         return Path.cwd()
-
-
-def _boolean(raw: str) -> bool:
-    if raw.lower() in ("1", "true", "yes", "on"):
-        return True
-    if raw.lower() in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(raw)
 
 
 def env_names() -> list[str]:

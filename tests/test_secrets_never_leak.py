@@ -16,6 +16,7 @@ import httpx
 
 from server.dashboard.screens import csrf_token
 from server.models import AuditEvent, Session
+from server.observability.logs import JsonFormatter
 from server.services import accounts
 from tests.conftest import SECRET
 
@@ -75,7 +76,9 @@ async def test_nothing_secret_reaches_logs_audit_or_pages(client, world, setting
     # partner's program, not the server, so its lines are left out.
     server_records = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
     assert any(r.name.startswith("tortoise") for r in server_records)  # DEBUG really was on
-    logs = "".join(r.getMessage() + repr(r.args) + (r.exc_text or "") for r in server_records)
+    # Also as `threemin serve` writes them: JSON lines, tracebacks included.
+    as_json = JsonFormatter()
+    logs = "".join(r.getMessage() + repr(r.args) + (r.exc_text or "") + as_json.format(r) for r in server_records)
     events = repr(await AuditEvent.all().values())
     for value in [*secrets, *others]:
         assert value not in logs, "a secret was logged"

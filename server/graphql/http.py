@@ -10,7 +10,6 @@ HTTP specification for both `application/json` and
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +26,7 @@ from server.auth import authenticate
 from server.errors import BadRequest, PayloadTooLarge, RateLimited, RequestTimeout, ThreeminError
 from server.graphql.context import Context
 from server.graphql.errors import format_error, log, request_error, status_for
+from server.observability.request_info import request_info
 from server.policy import KeyPrincipal
 from server.ratelimit import RateLimiter, retry_after
 from server.services.usage import KeyUsage
@@ -47,7 +47,7 @@ class GraphQLEndpoint:
     async def handle(self, request: Request) -> Response:
         if request.method == "GET" and "query" not in request.query_params and _wants_html(request):
             return self.graphiql(request)
-        request_id = secrets.token_hex(8)
+        request_id = request_info().id  # the middleware's: also in log lines and the x-request-id header
         media_type = GRAPHQL_RESPONSE if GRAPHQL_RESPONSE in request.headers.get("accept", "") else JSON
         try:
             return await self._in_time(request, request_id, media_type)
@@ -93,6 +93,7 @@ class GraphQLEndpoint:
             params = _json(await self._body(request), "body")
             allowed = (OperationType.QUERY, OperationType.MUTATION)
         query, variables, operation_name = _parse_params(params)
+        request_info().graphql_document = (query, operation_name)  # for metrics: which root fields ran
         if isinstance(principal, KeyPrincipal):
             self.key_usage.note(principal.key_id, datetime.now(UTC))
         context = Context.for_request(request, principal, self.settings, self.key_usage, request_id)
@@ -173,6 +174,7 @@ def _parse_params(params: Any) -> tuple[str, dict[str, Any] | None, str | None]:
 
 
 def _respond(body: dict[str, Any], status: int, media_type: str, request_id: str) -> Response:
+    request_info().graphql_body = body  # for metrics: the codes of its errors
     headers = {"x-request-id": request_id, "cache-control": "no-store"}
     if status == 401:
         headers["www-authenticate"] = 'Bearer realm="threemin"'
