@@ -112,6 +112,15 @@ class IdempotencyConflict(ThreeminError):
     message = "This Idempotency-Key was used with a different request."
 
 
+class NothingSaved(ThreeminError):
+    """A bug hit a request sent with an Idempotency-Key: its whole transaction was
+    rolled back, so unlike a plain INTERNAL_ERROR the answer can promise that a
+    retry is safe. Carries `requestId`."""
+
+    status = 500
+    message = "Unexpected error. Nothing was saved: retry with the same Idempotency-Key."
+
+
 class BadRequest(ThreeminError):
     """The HTTP request itself is unusable (not JSON, no query, a key in the URL)."""
 

@@ -10,7 +10,9 @@ HTTP specification for both `application/json` and
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,8 +29,9 @@ from server.errors import BadRequest, PayloadTooLarge, RateLimited, RequestTimeo
 from server.graphql.context import Context
 from server.graphql.errors import format_error, log, request_error, status_for
 from server.observability.request_info import request_info
-from server.policy import KeyPrincipal
+from server.policy import KeyPrincipal, Principal
 from server.ratelimit import RateLimiter, retry_after
+from server.services import idempotency
 from server.services.usage import KeyUsage
 from server.settings import Settings
 
@@ -96,6 +99,18 @@ class GraphQLEndpoint:
         request_info().graphql_document = (query, operation_name)  # for metrics: which root fields ran
         if isinstance(principal, KeyPrincipal):
             self.key_usage.note(principal.key_id, datetime.now(UTC))
+        execute = functools.partial(self._execute, request, principal, query, variables, operation_name, allowed, request_id, media_type)
+        if request.method == "POST":
+            headers = request.headers.getlist(idempotency.HEADER)
+            attempt = idempotency.attempt_for(principal, headers, query, variables, operation_name, max_tokens=self.settings.max_tokens)
+            if attempt is not None:
+                return await _once(attempt, execute, media_type, request_id)
+        return await execute()
+
+    async def _execute(
+        self, request: Request, principal: Principal, query: str, variables: dict[str, Any] | None, operation_name: str | None,
+        allowed: tuple[OperationType, ...], request_id: str, media_type: str,
+    ) -> Response:
         context = Context.for_request(request, principal, self.settings, self.key_usage, request_id)
         try:
             result = await self.schema.execute(
@@ -144,6 +159,16 @@ class GraphQLEndpoint:
                 raise PayloadTooLarge(f"The body may be at most {limit} bytes.")
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+async def _once(attempt: idempotency.Attempt, execute: Callable[[], Awaitable[Response]], media_type: str, request_id: str) -> Response:
+    """Under an Idempotency-Key (services/idempotency.py): run once, or send the stored answer again as it was."""
+    answer = await idempotency.once(attempt, execute)
+    if isinstance(answer, Response):
+        return answer
+    request_info().graphql_body = orjson.loads(answer.body)  # for metrics, as _respond does
+    headers = {"x-request-id": request_id, "cache-control": "no-store", idempotency.REPLAYED_HEADER: "true"}
+    return Response(answer.body, status_code=answer.status_code, media_type=media_type, headers=headers)
 
 
 def _wants_html(request: Request) -> bool:
