@@ -1,9 +1,13 @@
 """A server killed with SIGKILL mid-stream loses no acknowledged record and duplicates none.
 
-Four client threads send createRecord as fast as they can; the process is
-killed without warning while requests are in flight; a new server on the same
-files must hold every record whose id a client received, exactly once.
-(Retrying the unacknowledged ones safely needs Idempotency-Key, not built yet.)
+Four client threads send createRecord as fast as they can, each with its own
+Idempotency-Key, and retry a request with the same key until it is answered;
+the process is killed without warning while requests are in flight. A new
+server on the same files must hold every record whose id a client received,
+exactly once; then every request that got no answer, and some that did, are
+retried with their key, and each request's record must exist exactly once:
+a request the crash caught after its commit is replayed, one caught before
+it runs now.
 """
 
 from __future__ import annotations
@@ -30,21 +34,25 @@ def test_sigkill_mid_stream_keeps_every_acknowledged_record_once(tmp_path):
     server = subprocess.Popen([THREEMIN, "serve", "--port", str(port)], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/graphql"
     acknowledged: list[str] = []
+    answered: dict[str, str] = {}  # idempotency key -> record id
+    sent: dict[str, dict] = {}  # idempotency key -> body, for every request sent at least once
     stop = threading.Event()
 
     def stream(worker: int) -> None:
         with httpx.Client(timeout=5) as client:
-            n = 0
+            n = 1
             while not stop.is_set():
-                n += 1
-                body = {"query": CREATE, "variables": {"e": demo["endpoint"], "d": {"customer": f"w{worker}-{n}", "amount": n}}}
+                key = f"w{worker}-{n}"
+                sent[key] = {"query": CREATE, "variables": {"e": demo["endpoint"], "d": {"customer": key, "amount": n}}}
                 try:
-                    answer = client.post(url, json=body, headers={"Authorization": f"Bearer {demo['test_key']}"})
-                    acknowledged.append(answer.json()["data"]["createRecord"]["id"])
+                    answer = client.post(url, json=sent[key], headers=_headers(demo["test_key"], key))
+                    answered[key] = answer.json()["data"]["createRecord"]["id"]
+                    acknowledged.append(answered[key])
+                    n += 1
                 except (httpx.TransportError, ValueError, KeyError, TypeError):
                     if stop.is_set() or server.poll() is not None:
                         return
-                    time.sleep(0.05)  # not up yet
+                    time.sleep(0.05)  # not up yet: the same request again, with the same key
 
     threads = [threading.Thread(target=stream, args=(i,)) for i in range(4)]
     for thread in threads:
@@ -61,7 +69,25 @@ def test_sigkill_mid_stream_keeps_every_acknowledged_record_once(tmp_path):
 
     with serving(tmp_path) as restarted:  # starts cleanly on the same files
         assert httpx.post(restarted, json={"query": "{ viewer { kind } }"}, headers={"Authorization": f"Bearer {demo['test_key']}"}).json()["data"]
-    stored = Counter(row[0] for row in sqlite3.connect(tmp_path / "threemin.sqlite3").execute("select id from record"))
-    missing = [ident for ident in acknowledged if stored[ident] != 1]
-    assert not missing, f"{len(missing)} acknowledged records missing or duplicated"
-    assert len(set(acknowledged)) == len(acknowledged)
+        stored = Counter(row[0] for row in sqlite3.connect(tmp_path / "threemin.sqlite3").execute("select id from record"))
+        missing = [ident for ident in acknowledged if stored[ident] != 1]
+        assert not missing, f"{len(missing)} acknowledged records missing or duplicated"
+        assert len(set(acknowledged)) == len(acknowledged)
+
+        unanswered = [key for key in sent if key not in answered]
+        assert unanswered, "the kill caught no request in flight"  # each thread was sending when the server died
+        some_answered = list(answered)[::25]
+        with httpx.Client(timeout=5) as client:
+            for key in unanswered + some_answered:
+                answer = client.post(restarted, json=sent[key], headers=_headers(demo["test_key"], key))
+                assert answer.status_code == 200, answer.text
+                record_id = answer.json()["data"]["createRecord"]["id"]
+                if key in answered:
+                    assert record_id == answered[key] and answer.headers["idempotent-replayed"] == "true"
+    customers = Counter(row[0] for row in sqlite3.connect(tmp_path / "threemin.sqlite3").execute("select json_extract(data, '$.customer') from record"))
+    assert set(customers) == set(sent), "a request's record is missing"
+    assert set(customers.values()) == {1}, "a request's record was written twice"
+
+
+def _headers(api_key: str, idempotency_key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}", "Idempotency-Key": idempotency_key}
