@@ -14,10 +14,15 @@ from typing import Any
 import httpx
 import pytest
 
+from server.app import create_app
 from server.models import IdempotentRequest, Record
+from server.policy import OPERATOR
 from server.services import idempotency
+from server.services import keys as key_service
 from server.services import records as record_service
-from tests.conftest import CREATE, CREATE_MANY, DELETE, ORDER, UPDATE, error_codes, gql, gql_ok, issue
+from server.services.audit import CLI
+from server.settings import Settings
+from tests.conftest import CREATE, CREATE_MANY, DELETE, ORDER, SECRET, UPDATE, error_codes, gql, gql_ok, issue, key_id
 from tests.people import gql_as, people_fixture  # noqa: F401  (registers the `people` fixture)
 
 REPLAYED = "idempotent-replayed"
@@ -112,6 +117,16 @@ async def test_idempotency_keys_are_scoped_to_the_api_key(client, world):
     assert len(ids) == 3 and await Record.all().count() == 3
 
 
+async def test_a_rolled_key_keeps_its_idempotency_keys(client, world):
+    """Rolling changes the secret, not the key: a retry with the new secret is still a retry."""
+    old_secret, variables = world.a.keys["test"], {"endpoint": world.a.orders, "data": ORDER}
+    first = await send(client, old_secret, CREATE, variables)
+    rolled = await key_service.roll_key(OPERATOR, await key_id(old_secret), key_service.RollGrace.NONE, Settings(secret_key=SECRET), CLI)
+    again = await send(client, rolled.secret, CREATE, variables)
+    assert again.headers[REPLAYED] == "true" and again.content == first.content
+    assert await Record.all().count() == 1
+
+
 async def test_concurrent_duplicates_create_one_record_and_get_one_answer(client, world):
     variables = {"endpoint": world.a.orders, "data": ORDER}
     one, two = await asyncio.gather(*(send(client, world.a.keys["test"], CREATE, variables) for _ in range(2)))
@@ -154,6 +169,23 @@ async def test_a_duplicate_sent_while_the_first_is_in_flight_waits_for_its_answe
 
     assert first_answer.status_code == 200 and duplicate_answer.content == first_answer.content, (first_answer.text, duplicate_answer.text)
     assert REPLAYED not in first_answer.headers and duplicate_answer.headers[REPLAYED] == "true"
+    assert await Record.all().count() == 1
+
+
+async def test_a_duplicate_that_loses_the_race_to_insert_replays_the_winner(client, world, monkeypatch):
+    """Its first look found nothing (the other attempt had not committed yet), so its own insert
+    hits the unique index: it must answer with the committed answer, not an error."""
+    variables = {"endpoint": world.a.orders, "data": ORDER}
+    first = await send(client, world.a.keys["test"], CREATE, variables)
+    real_remembered, looks = idempotency._remembered, []
+
+    async def first_look_misses(attempt):
+        looks.append(attempt)
+        return None if len(looks) == 1 else await real_remembered(attempt)
+
+    monkeypatch.setattr(idempotency, "_remembered", first_look_misses)
+    again = await send(client, world.a.keys["test"], CREATE, variables)
+    assert len(looks) == 2 and again.headers[REPLAYED] == "true" and again.content == first.content
     assert await Record.all().count() == 1
 
 
@@ -259,3 +291,24 @@ async def test_a_failure_storing_the_answer_undoes_the_write(client, world, monk
     failed = await send(client, world.a.keys["test"], CREATE_MANY, {"endpoint": world.a.orders, "data": [ORDER, ORDER]})
     assert failed.status_code == 500 and error_codes(failed.json()) == ["INTERNAL_ERROR"]
     assert await Record.all().count() == 0 and await IdempotentRequest.all().count() == 0
+
+
+async def test_a_timed_out_attempt_keeps_nothing_and_the_retry_runs(settings, world, client, monkeypatch):
+    """The write is done but not committed when the request's time is up (the insert never returns)."""
+    hurried_app = create_app(settings.replace(request_timeout_seconds=0.05), manage_database=False)
+    real_insert, never = record_service._insert, asyncio.Event()
+
+    async def stuck_after_writing(*args):
+        await real_insert(*args)
+        await never.wait()
+
+    monkeypatch.setattr(record_service, "_insert", stuck_after_writing)
+    variables = {"endpoint": world.a.orders, "data": ORDER}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=hurried_app), base_url="http://testserver") as hurried:
+        timed_out = await send(hurried, world.a.keys["test"], CREATE, variables)
+    assert timed_out.status_code == 503 and error_codes(timed_out.json()) == ["TIMEOUT"]
+    assert await Record.all().count() == 0 and await IdempotentRequest.all().count() == 0
+
+    monkeypatch.setattr(record_service, "_insert", real_insert)
+    retried = await send(client, world.a.keys["test"], CREATE, variables)
+    assert retried.status_code == 200 and REPLAYED not in retried.headers and await Record.all().count() == 1
