@@ -78,7 +78,7 @@ def _camel(name: str) -> str:
     return re.sub(r"_([a-z])", lambda m: m.group(1).upper(), name)
 
 
-def fix_buttons(visit: Visit, item_kind: str, finding: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def fix_buttons(visit: Visit, finding: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """A finding's fixes as (buttons behind a confirmation, links to the screen that applies them)."""
     key = finding["key"]
     url = visit.request.url_for
@@ -131,7 +131,7 @@ def view(visit: Visit, checklist: dict[str, Any]) -> dict[str, Any]:
             continue  # nothing switched off: no card for it
         findings = []
         for finding in item["findings"]:
-            buttons, links = fix_buttons(visit, item["kind"], finding)
+            buttons, links = fix_buttons(visit, finding)
             findings.append({**finding, "buttons": buttons, "links": links})
         open_ids = [f["key"]["id"] for f in item["findings"] if f["open"] and "DEACTIVATE" in f["fixes"]]
         fix_all = None
