@@ -27,6 +27,7 @@ from server.observability.metrics import Metrics, MetricsEndpoint
 from server.observability.middleware import RequestObserver
 from server.policy import Role
 from server.ratelimit import RateLimiter
+from server.services import idle
 from server.services.usage import KeyUsage
 from server.settings import Settings
 
@@ -45,7 +46,7 @@ GRAPHIQL_CSP = (
 
 def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette:
     """The whole service. Without `manage_database` the caller (a test) has opened the database."""
-    key_usage = KeyUsage()
+    key_usage = KeyUsage(settings.secret_key)
     templates = Jinja2Templates(directory=WEB / "templates")
 
     def graphiql(request: Request) -> Response:
@@ -68,7 +69,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
             yield
             return
         async with open_database(settings, global_fallback=True):
-            async with key_usage.flushing_every(settings.last_used_flush_seconds):
+            async with key_usage.flushing_every(settings.last_used_flush_seconds), idle.sweeping_every(idle.SWEEP_SECONDS, key_usage.flush):
                 yield
 
     # Counted only when they can be read: THREEMIN_METRICS_TOKEN set.

@@ -39,7 +39,7 @@ from server.models import Membership, Workspace
 from server.observability.logs import log_config
 from server.observability.metrics import clear_multiprocess_dir
 from server.policy import OPERATOR, Role
-from server.services import accounts, audit, members, workspaces
+from server.services import accounts, audit, idle, members, workspaces
 from server.services import keys as key_service
 from server.services.audit import CLI
 from server.services.keys import Handover, KeyGrant
@@ -285,6 +285,16 @@ async def key_issue(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def key_sweep_idle(args: argparse.Namespace, settings: Settings) -> int:
+    async with open_database(settings):
+        done = await idle.sweep()
+    listed = [{"id": d.key_id, "workspace": d.workspace_id, "last_used_at": d.last_used_at.isoformat() if d.last_used_at else None,
+               "idle_days": d.idle_days} for d in done]
+    lines = [f"key {d['id']} deactivated: unused since {d['last_used_at'] or 'issue (never used)'}, limit {d['idle_days']} days" for d in listed]
+    _out(args, {"deactivated": listed}, "\n".join(lines) or "no idle keys")
+    return 0
+
+
 async def key_set_active(args: argparse.Namespace, settings: Settings) -> int:
     active = args.action == "reactivate"
     async with open_database(settings):
@@ -462,6 +472,7 @@ def _parser() -> argparse.ArgumentParser:
         sub = command(group, action, key_set_active, f"{action.capitalize()} a key, effective on the next request.")
         sub.add_argument("id", help="key id (key_…)")
         sub.set_defaults(action=action)
+    command(group, "sweep-idle", key_sweep_idle, "Deactivate keys unused past their workspace's idle-key limit (for cron; the server also does it hourly).")
 
     sub = command(commands, "demo", demo, "Create a ready-to-try workspace with an endpoint, a partner and a test and a live key.")
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from server.models import ApiKey
 from server.services.usage import KeyUsage
-from tests.conftest import gql_ok, key_id
+from tests.conftest import SECRET, gql_ok, key_id
 
 VIEWER = "{ viewer { kind } }"
 
@@ -31,7 +31,7 @@ async def test_a_refused_key_is_not_marked_used(app, client, world):
 async def test_an_older_time_never_overwrites_a_newer_one(world):
     ident = await key_id(world.a.keys["test"])
     now = datetime.now(UTC)
-    recorder = KeyUsage()
+    recorder = KeyUsage(SECRET)
     recorder.note(ident, now)
     await recorder.flush()
     recorder.note(ident, now - timedelta(hours=1))  # e.g. a slower worker flushing late
@@ -41,7 +41,7 @@ async def test_an_older_time_never_overwrites_a_newer_one(world):
 
 async def test_pending_uses_are_flushed_when_the_server_stops(world):
     ident = await key_id(world.a.keys["test"])
-    recorder = KeyUsage()
+    recorder = KeyUsage(SECRET)
     async with recorder.flushing_every(3600):
         recorder.note(ident, datetime.now(UTC))
     assert (await ApiKey.get(id=ident)).last_used_at is not None

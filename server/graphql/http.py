@@ -32,7 +32,7 @@ from server.observability.request_info import request_info
 from server.policy import KeyPrincipal, Principal
 from server.ratelimit import RateLimiter, retry_after
 from server.services import idempotency
-from server.services.usage import KeyUsage
+from server.services.usage import KeyUsage, identified
 from server.settings import Settings
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -55,6 +55,7 @@ class GraphQLEndpoint:
         try:
             return await self._in_time(request, request_id, media_type)
         except ThreeminError as error:
+            self.key_usage.note_refusal(error, datetime.now(UTC))  # counted only when the key was identified
             return _respond({"errors": [request_error(error)]}, error.status, media_type, request_id)
         except Exception:
             # Outside execution (the database down during the key check, say):
@@ -98,7 +99,7 @@ class GraphQLEndpoint:
         query, variables, operation_name = _parse_params(params)
         request_info().graphql_document = (query, operation_name)  # for metrics: which root fields ran
         if isinstance(principal, KeyPrincipal):
-            self.key_usage.note(principal.key_id, datetime.now(UTC))
+            self.key_usage.note(principal.key_id, datetime.now(UTC), request.client.host if request.client else None, request.headers.get("user-agent"))
         execute = functools.partial(self._execute, request, principal, query, variables, operation_name, allowed, request_id, media_type)
         if request.method == "POST":
             headers = request.headers.getlist(idempotency.HEADER)
@@ -148,7 +149,7 @@ class GraphQLEndpoint:
             wait = self.limiter.take(name, limit, now)
             if wait is not None:
                 seconds = retry_after(wait)
-                raise RateLimited(f"Too many requests for {whose} ({limit} a minute). Retry in {seconds} s.", retryAfter=seconds)
+                raise identified(RateLimited(f"Too many requests for {whose} ({limit} a minute). Retry in {seconds} s.", retryAfter=seconds), principal.key_id)
 
     async def _body(self, request: Request) -> bytes:
         limit = self.settings.max_body_bytes

@@ -54,6 +54,14 @@ class RollGrace(Enum):
     SEVEN_DAYS = timedelta(days=7)
 
 
+class DeactivationReason(str, Enum):
+    """Why a key was last turned off (ApiKey.deactivated_reason)."""
+
+    MANUAL = "manual"  # a person or the command line
+    LEAKED = "leaked"  # a leak report (services/leaks.py)
+    IDLE = "idle"  # the idle-key policy (services/idle.py)
+
+
 class KeyStatus(str, Enum):
     ACTIVE = "active"
     DEACTIVATED = "deactivated"
@@ -168,6 +176,7 @@ def describe(key: ApiKey) -> dict[str, Any]:
         "writable_fields": key.writable_fields,
         "row_scope": key.row_scope,
         "active": key.active,
+        "deactivated_reason": key.deactivated_reason,
         "expires_at": key.expires_at.isoformat() if key.expires_at else None,
         "rate_limit": key.rate_limit,
     }
@@ -314,10 +323,17 @@ async def _change(principal: Principal, key_id: str, action: str, actor: Actor, 
     return key
 
 
-async def set_active(principal: Principal, key_id: str, active: bool, actor: Actor) -> ApiKey:
-    """Deactivate or reactivate; the very next request sees it, in every worker."""
+async def set_active(
+    principal: Principal, key_id: str, active: bool, actor: Actor, reason: DeactivationReason = DeactivationReason.MANUAL
+) -> ApiKey:
+    """Deactivate (saying why and when) or reactivate; the very next request sees it, in every worker."""
 
     def change(key: ApiKey) -> None:
+        # Deactivating a key that is already off keeps the first reason: it is the true one.
+        if key.active and not active:
+            key.deactivated_reason, key.deactivated_at = reason.value, datetime.now(UTC)
+        elif active:
+            key.deactivated_reason, key.deactivated_at = None, None
         key.active = active
 
     return await _change(principal, key_id, "key.reactivate" if active else "key.deactivate", actor, change)

@@ -5,13 +5,15 @@ already checked who sent the report; this module decides, token by token,
 whether it is one of our keys, and if so turns the key off and records where
 it leaked. No model of its own: a sighting is an audit event ("key.leaked")
 on the key's workspace, and the deactivation goes through keys.set_active so
-it is audit-logged exactly like one made by a person.
+it is audit-logged exactly like one made by a person (reason "leaked"). The
+key keeps the latest sighting (leaked_at, leak_url) for the checklist.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import Enum
 
 from tortoise.expressions import Q
@@ -24,10 +26,12 @@ from server.policy import OPERATOR
 from server.services import audit
 from server.services import keys as key_service
 from server.services.audit import Actor
+from server.services.keys import DeactivationReason
 
 GITHUB = Actor("github-secret-scanning")
 # Reports are signed, but a URL is still the reporter's text: bound what one audit row holds.
 MAX_TEXT = 2000
+MAX_URL = ApiKey._meta.fields_map["leak_url"].max_length  # type: ignore[attr-defined]
 
 
 class Verdict(str, Enum):
@@ -86,7 +90,9 @@ async def _handle(sighting: Sighting, secret: str, actor: Actor) -> Verdict:
     try:
         async with in_transaction():
             if key.active:
-                await key_service.set_active(OPERATOR, key.id, False, actor)
+                await key_service.set_active(OPERATOR, key.id, False, actor, DeactivationReason.LEAKED)
+            # The latest sighting: where to look first (every one stays in the audit log).
+            await ApiKey.filter(id=key.id).update(leaked_at=datetime.now(UTC), leak_url=sighting.url[:MAX_URL])
             await audit.log(
                 key.workspace_id,
                 actor,

@@ -22,6 +22,7 @@ from server.errors import KeyDisabled, KeyExpired, Unauthenticated
 from server.fields import FieldDefinition, parse_definitions
 from server.keys import Environment
 from server.policy import KeyPrincipal, Permission, RowScope
+from server.services.usage import identified
 
 _COLUMNS = (
     "k.id, k.workspace_id, k.partner_id, p.name, p.archived_at, k.endpoint_id, e.name, e.fields, e.archived_at, "
@@ -50,12 +51,13 @@ async def principal_for(presented: str, secret: str, now: datetime) -> KeyPrinci
     (key_id, workspace_id, partner_id, partner_name, partner_archived, endpoint_id, endpoint_name, endpoint_fields,
      endpoint_archived, environment, permissions, readable, writable, row_scope, active, expires_at, key_hash, previous_expires,
      rate_limit) = row
+    # From here the key is known: its refusals are counted in its usage facts.
     if not active or endpoint_archived or partner_archived:
-        raise KeyDisabled()
+        raise identified(KeyDisabled(), key_id)
     if expires_at is not None and _time(expires_at) <= now:
-        raise KeyExpired()
+        raise identified(KeyExpired(), key_id)
     if key_hash != presented_hash and (previous_expires is None or _time(previous_expires) <= now):
-        raise KeyExpired("This key was rolled and its old secret no longer works: use the new one.")
+        raise identified(KeyExpired("This key was rolled and its old secret no longer works: use the new one."), key_id)
     readable, writable = _json(readable), _json(writable)
     return KeyPrincipal(
         key_id=key_id,

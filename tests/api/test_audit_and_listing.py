@@ -21,7 +21,7 @@ from tortoise.context import require_context
 from server import tokens
 from server.errors import Unauthenticated
 from server.keys import Environment, hash_key
-from server.models import ApiKey, AuditEvent, UsageDay
+from server.models import ApiKey, AuditEvent, ClientDay
 from server.policy import OPERATOR
 from server.services import accounts
 from server.services import keys as key_service
@@ -320,8 +320,8 @@ async def test_listing_counts_real_uses_in_the_last_30_days(client, world, peopl
     await app.state.key_usage.flush()
     test_id, live_id = await key_id(test_key), await key_id(live_key)
     today = datetime.now(UTC).date()
-    await UsageDay.create(key_id=live_id, day=today - timedelta(days=29), operation="create", allowed=10)  # inside the 30 days
-    await UsageDay.create(key_id=live_id, day=today - timedelta(days=30), operation="create", allowed=100)  # outside
+    await ClientDay.create(key_id=live_id, day=today - timedelta(days=29), client="c" * 32, requests=10)  # inside the 30 days
+    await ClientDay.create(key_id=live_id, day=today - timedelta(days=30), client="c" * 32, requests=100)  # outside
     after = {k["id"]: k for k in await _listing(client, people, world)}
     assert (after[test_id]["usesLast30Days"], after[live_id]["usesLast30Days"]) == (3, 11)
     assert after[test_id]["lastUsedAt"] and after[live_id]["lastUsedAt"]
