@@ -15,6 +15,7 @@ import httpx
 import pytest
 from tortoise.context import require_context
 
+from server import keys
 from server.models import ApiKey, ClientDay, UsageDay, UsageMonth, UsageShape
 from server.policy import OPERATOR, Permission
 from server.services import keys as key_service
@@ -316,3 +317,27 @@ async def test_days_past_400_roll_up_into_months(world):
     assert await UsageShape.all().values_list("day", flat=True) == [kept]
     assert await roll_up(today) == 0  # again: nothing counted twice
     assert (await UsageMonth.get(key_id=ident, month=date(2026, 2, 1), operation="create")).allowed == 1012
+
+
+async def test_malformed_and_unknown_keys_cost_no_query_beyond_the_lookup_and_count_nowhere(app, client, world, monkeypatch):
+    statements: list[str] = []
+    kind = type(require_context().db())
+    for name in ("execute_query", "execute_query_dict", "execute_insert", "execute_many", "execute_script"):
+
+        def counted(original):
+            async def run(self, query, *args, **kwargs):
+                statements.append(query)
+                return await original(self, query, *args, **kwargs)
+
+            return run
+
+        monkeypatch.setattr(kind, name, counted(getattr(kind, name)))
+    real = world.a.keys["test"]
+    for malformed in ("not-a-key", real[:-1] + ("A" if real[-1] != "A" else "B"), real + "0"):
+        assert (await gql(client, malformed, VIEWER)).status_code == 401
+    assert statements == []  # shape and checksum refuse these before the database
+    unknown = keys.assemble(keys.Environment.TEST, "Z" * 30)
+    assert (await gql(client, unknown, VIEWER)).status_code == 401
+    assert len(statements) == 1  # the one lookup by hash
+    assert await app.state.key_usage.flush() == 0
+    assert len(statements) == 1  # nothing noted, nothing written
