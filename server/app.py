@@ -26,7 +26,7 @@ from server.observability import health
 from server.observability.metrics import Metrics, MetricsEndpoint
 from server.observability.middleware import RequestObserver
 from server.policy import Role
-from server.ratelimit import RateLimiter
+from server.ratelimit import limiter_for
 from server.services import idle
 from server.services.usage import KeyUsage
 from server.settings import Settings
@@ -59,7 +59,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
         return response
 
     schema = build_schema(settings)
-    limiter = RateLimiter()  # per process: see server/ratelimit.py
+    limiter = limiter_for(settings)
     endpoint = GraphQLEndpoint(schema, settings, key_usage, limiter, graphiql)
     pages = Pages(settings, templates, schema, key_usage, limiter)
 

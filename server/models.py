@@ -221,8 +221,9 @@ class UsageDay(Model):
 class UsageShape(Model):
     """Allowed requests of a key per UTC day, operation and set of record fields.
 
-    `fields` is the sorted, comma-joined set of fields a request wrote (create,
-    update) or read (read). It is what lets the least-privilege dry run count
+    `fields` is the sorted, comma-joined set of the endpoint's fields a request
+    wrote (create, update), empty for read and delete (reads are narrowed to
+    the readable fields, never refused for them). It is what lets the least-privilege dry run count
     exactly which past requests a narrower grant would have refused.
     """
 
@@ -283,3 +284,15 @@ class IdempotentRequest(Model):
         table = "idempotent_request"
         unique_together = (("key", "idempotency_key"),)
         indexes = (("created_at",),)
+
+
+class RateWindow(Model):
+    """Requests per rate-limit budget and window, shared by every worker on PostgreSQL (ratelimit.py)."""
+
+    bucket = db.CharField(max_length=100)
+    slot = db.BigIntField()  # the window's start, Unix seconds
+    hits = db.IntField(default=0)
+
+    class Meta:
+        table = "rate_window"
+        unique_together = (("bucket", "slot"),)

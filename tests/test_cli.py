@@ -134,10 +134,11 @@ def test_sigterm_flushes_key_use_before_the_server_exits(tmp_path):
 
     demo = json.loads(run(tmp_path, "demo", "--json").stdout)
     with serving(tmp_path) as url:  # the flush interval is 5 s: only the shutdown flush can write this in time
+        create = f'mutation {{ createRecord(endpoint: "{demo["endpoint"]}", data: {{customer: "Ada", amount: 1}}) {{ id }} }}'
         for _ in range(3):
-            assert post(url, demo["test_key"], "{ viewer { kind } }")["data"]["viewer"]["kind"] == "KEY"
+            assert post(url, demo["test_key"], create)["data"]["createRecord"]["id"]
     # serving() stopped the server with SIGTERM and waited for it to exit.
     database = sqlite3.connect(tmp_path / "threemin.sqlite3")
     [(last_used,)] = database.execute("select last_used_at from api_key where environment = 'test'").fetchall()
-    [(uses,)] = database.execute("select sum(uses) from key_usage_day").fetchall()
-    assert last_used is not None and uses == 3
+    [(created,)] = database.execute("select sum(allowed) from usage_day where operation = 'create'").fetchall()
+    assert last_used is not None and created == 3

@@ -29,7 +29,7 @@ from server.errors import Unauthenticated
 from server.graphql.context import Context
 from server.graphql.errors import format_error
 from server.policy import SessionPrincipal
-from server.ratelimit import RateLimiter
+from server.ratelimit import Limiter
 from server.services import accounts
 from server.services.audit import Actor
 from server.services.usage import KeyUsage
@@ -75,7 +75,7 @@ class Pages:
     templates: Jinja2Templates
     schema: strawberry.Schema
     key_usage: KeyUsage
-    limiter: RateLimiter
+    limiter: Limiter
 
     def route(self, path: str, handler: Handler, *, name: str, method: str = "GET") -> Route:
         """A route whose every answer carries the security headers; POSTs must come from our own pages."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +29,7 @@ from server.graphql.context import Context
 from server.graphql.errors import format_error, log, request_error, status_for
 from server.observability.request_info import request_info
 from server.policy import KeyPrincipal, Principal
-from server.ratelimit import RateLimiter, retry_after
+from server.ratelimit import Budget, Limiter, retry_after
 from server.services import idempotency
 from server.services.usage import KeyUsage, identified
 from server.settings import Settings
@@ -40,7 +39,7 @@ JSON = "application/json"
 
 
 class GraphQLEndpoint:
-    def __init__(self, schema: strawberry.Schema, settings: Settings, key_usage: KeyUsage, limiter: RateLimiter, graphiql: Any) -> None:
+    def __init__(self, schema: strawberry.Schema, settings: Settings, key_usage: KeyUsage, limiter: Limiter, graphiql: Any) -> None:
         self.schema = schema
         self.settings = settings
         self.key_usage = key_usage
@@ -85,7 +84,7 @@ class GraphQLEndpoint:
             raise PayloadTooLarge(f"The body may be at most {self.settings.max_body_bytes} bytes.")
         principal = await authenticate(request, self.settings)
         if isinstance(principal, KeyPrincipal):
-            self._within_limits(principal)
+            await self._within_limits(principal)
         if request.method == "GET":
             params: dict[str, Any] = dict(request.query_params)
             if params.get("variables"):
@@ -138,18 +137,16 @@ class GraphQLEndpoint:
             body["errors"] = [format_error(e, request_id) for e in errors]
         return _respond(body, status, media_type, request_id)
 
-    def _within_limits(self, principal: KeyPrincipal) -> None:
+    async def _within_limits(self, principal: KeyPrincipal) -> None:
         """The key's own budget, then its partner's across all its keys; before any GraphQL work."""
-        now = time.monotonic()
-        budgets = (
-            (f"key:{principal.key_id}", principal.rate_limit or self.settings.key_rate_limit, "this key"),
-            (f"partner:{principal.partner_id}", self.settings.partner_rate_limit, "this partner's keys together"),
-        )
-        for name, limit, whose in budgets:
-            wait = self.limiter.take(name, limit, now)
-            if wait is not None:
-                seconds = retry_after(wait)
-                raise identified(RateLimited(f"Too many requests for {whose} ({limit} a minute). Retry in {seconds} s.", retryAfter=seconds), principal.key_id)
+        key = Budget(f"key:{principal.key_id}", principal.rate_limit or self.settings.key_rate_limit)
+        partner = Budget(f"partner:{principal.partner_id}", self.settings.partner_rate_limit)
+        refused = await self.limiter.spend((key, partner))
+        if refused is not None:
+            budget, wait = refused
+            whose = "this key" if budget is key else "this partner's keys together"
+            seconds = retry_after(wait)
+            raise identified(RateLimited(f"Too many requests for {whose} ({budget.limit} a minute). Retry in {seconds} s.", retryAfter=seconds), principal.key_id)
 
     async def _body(self, request: Request) -> bytes:
         limit = self.settings.max_body_bytes

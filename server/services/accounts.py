@@ -8,7 +8,6 @@ password change (the others), on removal from a workspace, after
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta, timezone
 
 from tortoise.exceptions import IntegrityError
@@ -19,7 +18,7 @@ from server.errors import RateLimited, Unauthenticated, ValidationFailed
 from server.fields import EMAIL
 from server.models import Membership, Session, User
 from server.policy import Role, SessionPrincipal
-from server.ratelimit import RateLimiter, retry_after
+from server.ratelimit import Budget, Limiter, retry_after
 from server.services import audit
 from server.services.audit import Actor
 from server.settings import Settings
@@ -66,7 +65,7 @@ async def _log_for_user(user_id: str | None, actor: Actor, action: str) -> None:
 SIGN_IN_PERIOD = 15 * 60  # seconds
 
 
-async def sign_in(email: str, password: str, settings: Settings, actor: Actor, limiter: RateLimiter | None = None) -> tuple[User, str]:
+async def sign_in(email: str, password: str, settings: Settings, actor: Actor, limiter: Limiter | None = None) -> tuple[User, str]:
     """The user and a new session token, or Unauthenticated with one message for every failure.
 
     With a limiter, attempts are throttled per account and per source address
@@ -78,13 +77,13 @@ async def sign_in(email: str, password: str, settings: Settings, actor: Actor, l
     except ValidationFailed:
         email = ""  # not an address: no user can match, and it is logged like an unknown one
     if limiter is not None:
-        now = time.monotonic()
-        for name, limit in ((f"sign-in:{email}", settings.sign_in_limit_per_account), (f"sign-in-from:{actor.ip}", settings.sign_in_limit_per_address)):
-            wait = limiter.take(name, limit, now, period=SIGN_IN_PERIOD)
-            if wait is not None:
-                minutes = max(1, round(wait / 60))
-                await _log_for_user(None, Actor(f"email:{email[:40] or '(malformed)'}", actor.ip, actor.user_agent), "user.sign_in_throttled")
-                raise RateLimited(f"Too many sign-in attempts. Try again in {minutes} minute{'s' if minutes > 1 else ''}.", retryAfter=retry_after(wait))
+        per_account = Budget(f"sign-in:{email}", settings.sign_in_limit_per_account, SIGN_IN_PERIOD)
+        per_address = Budget(f"sign-in-from:{actor.ip}", settings.sign_in_limit_per_address, SIGN_IN_PERIOD)
+        throttled = await limiter.spend((per_account, per_address))
+        if throttled is not None:
+            minutes = max(1, round(throttled[1] / 60))
+            await _log_for_user(None, Actor(f"email:{email[:40] or '(malformed)'}", actor.ip, actor.user_agent), "user.sign_in_throttled")
+            raise RateLimited(f"Too many sign-in attempts. Try again in {minutes} minute{'s' if minutes > 1 else ''}.", retryAfter=retry_after(throttled[1]))
     user = await User.get_or_none(email=email) if email else None
     if user is None:
         await passwords.verify_nothing(password, fast=settings.fast_password_hashing)
