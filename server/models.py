@@ -107,7 +107,8 @@ class Record(Model):
 
     class Meta:
         table = "record"
-        indexes = (("endpoint_id", "environment", "seq"), ("endpoint_id", "environment", "partner_id", "seq"))
+        # The last one serves a leaked key's blast radius (services/blast_radius.py) on any number of records.
+        indexes = (("endpoint_id", "environment", "seq"), ("endpoint_id", "environment", "partner_id", "seq"), ("key_id", "seq"))
 
 
 class AuditEvent(Model):

@@ -36,8 +36,8 @@ async def records_written(
             raise ValidationFailed(fields={name: "must include a time zone"})
     if since is not None and until is not None and since >= until:
         raise ValidationFailed(fields={"until": "must be after since"})
-    # The key's endpoint and environment lead the filter, so the records index
-    # (endpoint, environment, seq) does the work, newest first.
+    # The index (key_id, seq) finds the key's records newest first, however many
+    # other records the endpoint holds; endpoint and environment only restate the key's own.
     query = Record.filter(endpoint_id=key.endpoint_id, environment=key.environment, key_id=key.id)
     if since is not None:
         query = query.filter(created_at__gte=since.astimezone(UTC))
