@@ -19,7 +19,7 @@ from __future__ import annotations
 import hmac
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -227,7 +227,7 @@ def key_outcome(presented: str, refused: BaseException | None) -> str:
     return "error"
 
 
-def clear_multiprocess_dir(environ: dict[str, str] | os._Environ[str] | None = None) -> None:
+def clear_multiprocess_dir(environ: Mapping[str, str] | None = None) -> None:
     """Remove the last run's files: counts of processes that are gone would be added forever."""
     folder = (os.environ if environ is None else environ).get(MULTIPROCESS_DIR)
     if not folder:
