@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -27,7 +29,8 @@ from server.observability.metrics import Metrics, MetricsEndpoint
 from server.observability.middleware import RequestObserver
 from server.policy import Role
 from server.ratelimit import limiter_for
-from server.services import idle
+from server.background import repeating
+from server.services import idempotency, idle
 from server.services.usage import KeyUsage
 from server.settings import Settings
 
@@ -69,7 +72,11 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
             yield
             return
         async with open_database(settings, global_fallback=True):
-            async with key_usage.flushing_every(settings.last_used_flush_seconds), idle.sweeping_every(idle.SWEEP_SECONDS, key_usage.flush):
+            async with (
+                key_usage.flushing_every(settings.last_used_flush_seconds),
+                repeating(idle.SWEEP_SECONDS, functools.partial(idle.sweep_after, key_usage.flush), "idle-key sweep"),
+                repeating(idempotency.FORGET_EVERY_SECONDS, lambda: idempotency.forget_expired(datetime.now(UTC)), "forgetting old idempotency answers"),
+            ):
                 yield
 
     # Counted only when they can be read: THREEMIN_METRICS_TOKEN set.
@@ -78,9 +85,11 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
     if metrics is not None:
         operations.append(Route("/metrics", MetricsEndpoint(metrics, settings.metrics_token).handle, name="metrics"))
     routes = [
+        # First: Starlette tries routes in order, and the dashboard's fifty would
+        # otherwise be matched (a regex each) before every partner request.
+        Route("/graphql", endpoint.handle, methods=["GET", "POST"], name="graphql"),
         *operations,
         *dashboard.routes(pages),
-        Route("/graphql", endpoint.handle, methods=["GET", "POST"], name="graphql"),
         Route("/leaks/github", GitHubLeakReport(settings).handle, methods=["POST"], name="github_leak_report"),
         Mount("/static", StaticFiles(directory=WEB / "static"), name="static"),
     ]

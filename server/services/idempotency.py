@@ -191,6 +191,9 @@ def _request_id(body: bytes) -> str | None:
     return None
 
 
+FORGET_EVERY_SECONDS = 600.0
+
+
 async def forget_expired(now: datetime) -> int:
     """Delete answers older than 24 h (they already count as absent); returns how many.
 

@@ -10,10 +10,8 @@ time if it was never used. Each deactivation is one audit event
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -73,24 +71,8 @@ async def _deactivate(key: ApiKey, cutoff: datetime, now: datetime, days: int) -
     return True
 
 
-@contextlib.asynccontextmanager
-async def sweeping_every(seconds: float, before: Callable[[], Awaitable[object]]) -> AsyncIterator[None]:
-    """Sweep now and every `seconds` while the block runs; `before` writes pending uses first."""
-
-    async def loop() -> None:
-        while True:
-            try:
-                await before()
-                for done in await sweep():
-                    log.info("key %s deactivated by the idle-key policy (%d days)", done.key_id, done.idle_days)
-            except Exception:  # one failed sweep must not stop the next
-                log.exception("idle-key sweep failed")
-            await asyncio.sleep(seconds)
-
-    task = asyncio.create_task(loop())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+async def sweep_after(flush: Callable[[], Awaitable[object]]) -> None:
+    """One run of the server's hourly sweep: `flush` writes pending uses first, so a key just used is kept."""
+    await flush()
+    for done in await sweep():
+        log.info("key %s deactivated by the idle-key policy (%d days)", done.key_id, done.idle_days)
