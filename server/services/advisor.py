@@ -138,7 +138,7 @@ def used_proposal(key: ApiKey, shapes: list[tuple[Permission, str, int]], used_o
 
 
 async def _used_operations(key_id: str, since: date) -> set[Permission]:
-    rows = await UsageDay.filter(key_id=key_id, day__gte=since).annotate(total=Sum("allowed")).group_by("operation").values("operation", "total")
+    rows = await UsageDay.filter(key_id=key_id, day__gte=since, operation__in=[p.value for p in Permission]).annotate(total=Sum("allowed")).group_by("operation").values("operation", "total")
     return {Permission(r["operation"]) for r in rows if r["total"]}
 
 
@@ -166,7 +166,9 @@ async def usage_report(principal: Principal, key_id: str, days: int | None = Non
     days = await _days(key, days)
     since = window(days)
     rows = (
-        await UsageDay.filter(key_id=key.id, day__gte=since)
+        # Only record operations: requests refused before one was read (a deactivated
+        # or rate-limited key) are counted under "" (services/usage.py).
+        await UsageDay.filter(key_id=key.id, day__gte=since, operation__in=[p.value for p in Permission])
         .annotate(allowed_total=Sum("allowed"), refused_total=Sum("refused"), first=Min("day"), last=Max("day"))
         .group_by("operation")
         .values("operation", "allowed_total", "refused_total", "first", "last")

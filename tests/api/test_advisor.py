@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from server.models import ApiKey, AuditEvent, ClientDay, Record, UsageDay
+from server.services.usage import BEFORE_EXECUTION
 from tests.api.test_checklist import TODAY, ago, clients_on, new_key, shape
 from tests.conftest import CREATE, ORDER, error_codes, gql, gql_ok, issue, key_id
 from tests.people import gql_as, gql_as_ok, people_fixture  # noqa: F401  (the fixture `people`)
@@ -82,6 +83,18 @@ async def test_usage_report_says_what_was_used(client, world, people):
     # Today only: reads and updates of note.
     data = (await gql_as_ok(client, people.viewer.token, USAGE, {"id": ident, "days": 1}))["keyUsage"]
     assert data["suggestion"] == {"permissions": ["READ", "UPDATE"], "writableFields": ["note"]}
+
+
+async def test_usage_report_and_reduce_ignore_refusals_before_any_operation(client, world, people):
+    """A deactivated or rate-limited key is refused before its operation is read: counted under ""."""
+    ident = await history(world.a)
+    await UsageDay.create(key_id=ident, day=TODAY, operation=BEFORE_EXECUTION, refused=3)
+    data = (await gql_as_ok(client, people.viewer.token, USAGE, {"id": ident}))["keyUsage"]
+    ops = {o["operation"]: (o["allowed"], o["refused"]) for o in data["operations"]}
+    assert ops == {"CREATE": (13, 0), "READ": (7, 5), "UPDATE": (4, 0), "DELETE": (2, 0)}
+    assert data["suggestionDryRun"] == {"requests": 26, "wouldRefuse": 0, "safe": True}
+    reduced = (await gql_as_ok(client, people.admin.token, REDUCE, {"id": ident, "to": None, "accept": False}))["reduceKeyPermissions"]
+    assert reduced["dryRun"]["wouldRefuse"] == 0
 
 
 async def test_reduce_refuses_when_requests_would_be_refused(client, world, people):
