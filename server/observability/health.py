@@ -56,8 +56,8 @@ async def readyz(request: Request) -> JSONResponse:
 async def pending_migrations(connection) -> list[str]:  # type: ignore[no-untyped-def]
     """Migrations shipped with this code that the database has not recorded as applied."""
     # tortoise's recorder table; a database never migrated has none and fails here.
-    _, rows = await connection.execute_query(f"SELECT \"name\" FROM \"tortoise_migrations\" WHERE \"app\" = '{APP}'")  # nosec B608: constants
-    applied = {row["name"] for row in rows}
+    _, rows = await connection.execute_query('SELECT "app", "name" FROM "tortoise_migrations"')
+    applied = {row["name"] for row in rows if row["app"] == APP}
     return [name for name in shipped_migrations() if name not in applied]
 
 
