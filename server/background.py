@@ -11,10 +11,12 @@ log = logging.getLogger(__name__)
 
 
 @contextlib.asynccontextmanager
-async def repeating(seconds: float, job: Callable[[], Awaitable[object]], what: str) -> AsyncIterator[None]:
-    """Run `job` now and every `seconds` while the block runs."""
+async def repeating(seconds: float, job: Callable[[], Awaitable[object]], what: str, *, at_once: bool = True) -> AsyncIterator[None]:
+    """Run `job` every `seconds` while the block runs (and at once, unless told not to)."""
 
     async def loop() -> None:
+        if not at_once:
+            await asyncio.sleep(seconds)
         while True:
             try:
                 await job()

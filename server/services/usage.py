@@ -36,7 +36,6 @@ old day rows, shapes and clients.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import ipaddress
@@ -51,6 +50,7 @@ from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
 from server import tokens
+from server.background import repeating
 from server.errors import FieldNotAllowed, Forbidden, NotFound
 from server.models import ApiKey, ClientDay
 from server.policy import KeyPrincipal, Permission, Principal
@@ -162,22 +162,14 @@ class KeyUsage:
     async def flushing_every(self, seconds: float) -> AsyncIterator[None]:
         """Flush periodically while the block runs, and once more when it ends."""
 
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(seconds)
-                try:
-                    await self.flush()
-                    await self.roll_up_if_due(datetime.now(UTC).date())
-                except Exception:  # a failed flush must not stop the next one
-                    log.exception("could not write key usage")
+        async def flush_and_roll_up() -> None:
+            await self.flush()
+            await self.roll_up_if_due(datetime.now(UTC).date())
 
-        task = asyncio.create_task(loop())
         try:
-            yield
+            async with repeating(seconds, flush_and_roll_up, "writing key usage", at_once=False):
+                yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
             await self.flush()
 
 
