@@ -130,14 +130,21 @@ class SharedRateLimiter:
 
 
 def _wait(budget: Budget, hits: int, previous: int, elapsed: float) -> float | None:
-    """None if the sliding estimate, this request included, is within the limit, else seconds until it is."""
-    if previous * (1.0 - elapsed) + hits <= budget.limit:
+    """None if the sliding estimate, this request included, is within the limit, else seconds until a retry is.
+
+    The retry is one more hit. It fits in this window once the previous
+    window's share has shrunk enough; otherwise in the next one, where this
+    window's hits become the shrinking share.
+    """
+    limit = budget.limit
+    if previous * (1.0 - elapsed) + hits <= limit:
         return None
-    if hits > budget.limit or previous == 0:
-        return (1.0 - elapsed) * budget.period  # only the next window frees room
-    # The previous window's weight shrinks as this one goes on: wait until it has shrunk enough.
-    needed = 1.0 - (budget.limit - hits) / previous
-    return max(0.0, needed - elapsed) * budget.period
+    if previous and hits + 1 <= limit:
+        at = 1.0 - (limit - hits - 1) / previous  # fraction of this window
+        if at < 1.0:
+            return max(0.0, at - elapsed) * budget.period
+    at_next = max(0.0, 1.0 - (limit - 1) / hits)  # fraction of the next window
+    return (1.0 - elapsed + at_next) * budget.period
 
 
 Limiter = RateLimiter | SharedRateLimiter

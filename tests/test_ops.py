@@ -32,6 +32,7 @@ from server.observability.logs import JsonFormatter, RequestIdFilter
 from server.observability.metrics import root_fields
 from server.settings import Settings
 from tests.conftest import CREATE, ORDER, error_codes, gql, key_id
+from tests.postgres import sqlite_only
 from tests.test_cli import THREEMIN, free_port
 
 TOKEN = "metrics-token-for-tests-0123456789"
@@ -293,6 +294,7 @@ async def test_log_lines_are_json_with_the_request_id(client, world, json_lines,
 # --- a real `threemin serve` ----------------------------------------------------------------
 
 
+@sqlite_only("it serves the SQLite default from a migrated copy; serving on PostgreSQL is tests/test_two_workers.py")
 def test_serve_writes_json_lines_and_sums_metrics_from_the_multiprocess_folder(tmp_path, migrated_template):
     shutil.copyfile(migrated_template, tmp_path / "threemin.sqlite3")  # migrating from nothing takes long on a busy machine
     folder = tmp_path / "prometheus"

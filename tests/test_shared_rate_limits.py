@@ -24,10 +24,14 @@ def test_each_engine_gets_its_limiter():
     ("hits", "previous", "elapsed", "expected"),
     [
         (5, 0, 0.5, None),  # at the limit: allowed
-        (6, 0, 0.5, 30.0),  # one past, nothing before: wait for the next window
-        (3, 4, 0.5, None),  # 4 × 0.5 + 3 = 5
-        (4, 4, 0.5, 15.0),  # 4 × 0.5 + 4 = 6: allowed again once 4 × (1 − t) + 4 ≤ 5, at t = 0.75
-        (6, 9, 0.9, pytest.approx(6.0)),  # over in this window alone: until it ends
+        (3, 4, 0.5, None),  # 4 × 0.5 + 3 = 5: allowed
+        # Refused; the retry is one more hit. It fits later in this window when
+        # the previous share shrinks enough: 8 × (1 − t) + 2 + 1 ≤ 5 at t = 0.75.
+        (2, 8, 0.5, pytest.approx(15.0)),
+        # … or only in the next window, where this one's hits shrink: 4 × (1 − u) + 1 ≤ 5 at u = 0.
+        (4, 4, 0.5, pytest.approx(30.0)),
+        (6, 0, 0.5, pytest.approx(50.0)),  # 6 × (1 − u) + 1 ≤ 5 at u = 1/3: the half left plus 20 s
+        (6, 9, 0.9, pytest.approx(26.0)),
     ],
 )
 def test_the_sliding_estimate_and_its_wait(hits, previous, elapsed, expected):
@@ -50,7 +54,7 @@ async def test_two_workers_share_one_budget(db):
     assert [await first.spend([budget]) for _ in range(3)] == [None] * 3
     assert [await second.spend([budget]) for _ in range(2)] == [None] * 2
     refused = await second.spend([budget])
-    assert refused is not None and refused[0] == budget and refused[1] == pytest.approx(60.0)
+    assert refused is not None and refused[0] == budget and refused[1] == pytest.approx(80.0)  # 6 × (1 − u) + 1 ≤ 5: u = 1/3
     assert (await first.spend([budget])) is not None  # the other worker is refused too
     # Half-way through the next window half of the last one still counts: 7 × 0.5 = 3.5, room for one.
     clock.now += 90

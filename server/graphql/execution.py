@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, execute, parse, specified_rules, validate
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, StringValueNode, Visitor, execute, parse, specified_rules, validate, visit
 from graphql.validation import ASTValidationRule
 from strawberry.execution import optimized_is_awaitable
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
@@ -31,7 +31,14 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.utils.operation import get_operation_type
 
+from server.errors import ValidationFailed
+
 CACHED_DOCUMENTS = 256
+
+# PostgreSQL cannot store U+0000 in text or jsonb (SQLite can): refused up front
+# on every engine, so the same input gets the same answer everywhere.
+NUL = "\x00"
+NO_NUL = "Text may not contain the NUL character (U+0000)."
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +71,9 @@ class Executor:
         # No "Did you mean …?" hints: they map the schema for anyone without a key
         # (wider than strawberry's disable_field_suggestions, which covers fields only).
         errors = validate(self.schema, document, self.rules, hide_suggestions=True)
+        nul = _nul_string(document)
+        if nul is not None:
+            errors.append(GraphQLError(NO_NUL, nul, original_error=ValidationFailed(NO_NUL)))
         return Prepared(document, tuple(errors))
 
     async def execute(
@@ -85,6 +95,8 @@ class Executor:
             raise InvalidOperationTypeError(operation_type)
         if prepared.errors:
             return ExecutionResult(data=None, errors=list(prepared.errors))
+        if variable_values and _has_nul(variable_values):
+            return ExecutionResult(data=None, errors=[GraphQLError(NO_NUL, original_error=ValidationFailed(NO_NUL))])
         result = execute(
             self.schema,
             prepared.document,
@@ -98,3 +110,29 @@ class Executor:
         if optimized_is_awaitable(result):
             result = await result
         return ExecutionResult(data=result.data, errors=result.errors)
+
+
+class _FindNul(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: StringValueNode | None = None
+
+    def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
+        if self.found is None and NUL in node.value:
+            self.found = node
+
+
+def _nul_string(document: DocumentNode) -> StringValueNode | None:
+    finder = _FindNul()
+    visit(document, finder)
+    return finder.found
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return NUL in value
+    if isinstance(value, dict):
+        return any(NUL in k or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False

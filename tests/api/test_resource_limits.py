@@ -27,6 +27,7 @@ from server.models import Record
 from server.settings import Settings
 from tests.conftest import CREATE, CREATE_MANY, UPDATE, error_codes, gql
 from tests.people import gql_as, people_fixture  # noqa: F401 (fixture)
+from tests.postgres import sqlite_only
 
 LIMITS = {
     "max_body_bytes": 2048,
@@ -339,6 +340,7 @@ def slow_inserts(monkeypatch):
         monkeypatch.setattr(aiosqlite.Connection, name, stalling(getattr(aiosqlite.Connection, name)))
 
 
+@sqlite_only("the stall is injected into aiosqlite's insert")
 @pytest.mark.parametrize("count", [1, 3], ids=["createRecord", "createRecords"])
 async def test_a_write_stopped_by_the_timeout_mid_insert_keeps_nothing(hurried, client, world, slow_inserts, monkeypatch, count):
     batch = [{"customer": c, "amount": 1} for c in "abc"[:count]]
