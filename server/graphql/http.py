@@ -27,6 +27,7 @@ from server.auth import authenticate
 from server.errors import BadRequest, PayloadTooLarge, RateLimited, RequestTimeout, ThreeminError
 from server.graphql.context import Context
 from server.graphql.errors import format_error, log, request_error, status_for
+from server.graphql.schema import Schema
 from server.observability.request_info import request_info
 from server.policy import KeyPrincipal, Principal
 from server.ratelimit import Budget, Limiter, retry_after
@@ -39,7 +40,7 @@ JSON = "application/json"
 
 
 class GraphQLEndpoint:
-    def __init__(self, schema: strawberry.Schema, settings: Settings, key_usage: KeyUsage, limiter: Limiter, graphiql: Any) -> None:
+    def __init__(self, schema: Schema, settings: Settings, key_usage: KeyUsage, limiter: Limiter, graphiql: Any) -> None:
         self.schema = schema
         self.settings = settings
         self.key_usage = key_usage
@@ -100,9 +101,10 @@ class GraphQLEndpoint:
         if isinstance(principal, KeyPrincipal):
             self.key_usage.note(principal.key_id, datetime.now(UTC), request.client.host if request.client else None, request.headers.get("user-agent"))
         execute = functools.partial(self._execute, request, principal, query, variables, operation_name, allowed, request_id, media_type)
-        if request.method == "POST":
-            headers = request.headers.getlist(idempotency.HEADER)
-            attempt = idempotency.attempt_for(principal, headers, query, variables, operation_name, max_tokens=self.settings.max_tokens)
+        headers = request.headers.getlist(idempotency.HEADER) if request.method == "POST" else []
+        if headers:
+            document = self.schema.executor.prepare(query).document
+            attempt = idempotency.attempt_for(principal, headers, document, variables, operation_name)
             if attempt is not None:
                 return await _once(attempt, execute, media_type, request_id)
         return await execute()

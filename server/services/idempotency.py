@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 import orjson
-from graphql import GraphQLError, OperationType, get_operation_ast, parse, print_ast
+from graphql import DocumentNode, OperationType, get_operation_ast, print_ast
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -67,9 +67,12 @@ class Attempt:
 
 
 def attempt_for(
-    principal: Principal, header_values: list[str], query: str, variables: dict[str, Any] | None, operation_name: str | None, *, max_tokens: int
+    principal: Principal, header_values: list[str], document: DocumentNode | None, variables: dict[str, Any] | None, operation_name: str | None
 ) -> Attempt | None:
     """The attempt a request asks for, or None when the header does not apply.
+
+    `document` is the request's parsed query (None if it does not parse), from
+    the executor's cache (graphql/execution.py): it is not parsed again here.
 
     Refuses (BAD_REQUEST) a malformed header, and a mutation by a session:
     silently ignoring the header on a write would let a person believe a
@@ -77,20 +80,12 @@ def attempt_for(
     """
     if not header_values:
         return None
-    document = _document(query, max_tokens)
     operation = get_operation_ast(document, operation_name) if document is not None else None
     if operation is None or operation.operation is not OperationType.MUTATION:
         return None  # a query is safe to repeat; a document that does not parse fails before any write
     if not isinstance(principal, KeyPrincipal):
         raise BadRequest("Idempotency-Key works only with an API key (Authorization: Bearer tm_…), not with a signed-in session.")
     return Attempt(principal.key_id, _checked(header_values), request_hash(print_ast(document), variables, operation_name))
-
-
-def _document(query: str, max_tokens: int) -> Any:
-    try:
-        return parse(query, max_tokens=max_tokens)
-    except GraphQLError:
-        return None
 
 
 def _checked(header_values: list[str]) -> str:
