@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from tortoise.backends.base.client import TransactionalDBClient
+from tortoise.context import require_context
 from tortoise.transactions import in_transaction
 
 from server import policy
@@ -24,6 +26,7 @@ from server.ids import record_id
 from server.keys import Environment
 from server.models import Endpoint, Record
 from server.policy import KeyPrincipal, Permission, Principal, Role, SessionPrincipal
+from server.services.group_commit import group_for
 
 COLUMNS = ("seq", "id", "endpoint_id", "environment", "partner_id", "data", "created_at", "updated_at")
 
@@ -104,27 +107,28 @@ def _new_rows(principal: KeyPrincipal, cleaned: list[dict[str, Any]]) -> list[Re
 
 
 async def _insert(principal: KeyPrincipal, rows: list[RecordRow]) -> None:
-    """One statement for all the rows, in one transaction: all or nothing.
+    """All the rows or none, committed before this returns.
 
-    The transaction is ours, even for one row: a request stopped by its timeout
-    is cancelled wherever it waits, and only a transaction context rolls back
-    on cancellation (tortoise's execute_many rolls back on Exception only, and
-    left its transaction open on the shared SQLite connection).
+    Outside a transaction the rows join concurrent inserts in one shared
+    commit (group_commit.py); inside one (an idempotent request: the
+    remembered answer and the write commit together) they are written there.
     """
-    async with in_transaction() as connection:
-        dialect = connection.capabilities.dialect
-        sql = _INSERT.format(_PLACEHOLDERS[dialect])
-        # SQLite keeps times as text in the form str() gives (what the ORM writes
-        # and reads back); passing datetimes would lean on sqlite3's deprecated adapter.
-        when = str(rows[0].created_at) if dialect == "sqlite" else rows[0].created_at
-        values = [
-            [row.id, row.endpoint_id, row.environment, row.partner_id, principal.key_id, orjson.dumps(row.data).decode(), when, when]
-            for row in rows
-        ]
-        if len(values) == 1:
-            await connection.execute_insert(sql, values[0])
-        else:
-            await connection.execute_many(sql, values)
+    connection = require_context().db()
+    dialect = connection.capabilities.dialect
+    sql = _INSERT.format(_PLACEHOLDERS[dialect])
+    # SQLite keeps times as text in the form str() gives (what the ORM writes
+    # and reads back); passing datetimes would lean on sqlite3's deprecated adapter.
+    when = str(rows[0].created_at) if dialect == "sqlite" else rows[0].created_at
+    values = [
+        [row.id, row.endpoint_id, row.environment, row.partner_id, principal.key_id, orjson.dumps(row.data).decode(), when, when]
+        for row in rows
+    ]
+    if not isinstance(connection, TransactionalDBClient):
+        await group_for(connection, sql).insert(values)
+    elif len(values) == 1:
+        await connection.execute_insert(sql, values[0])
+    else:
+        await connection.execute_many(sql, values)
 
 
 async def create_record(principal: Principal, endpoint_id: str, data: Any, *, max_bytes: int) -> RecordRow:

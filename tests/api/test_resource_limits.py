@@ -342,16 +342,42 @@ def slow_inserts(monkeypatch):
 
 @sqlite_only("the stall is injected into aiosqlite's insert")
 @pytest.mark.parametrize("count", [1, 3], ids=["createRecord", "createRecords"])
-async def test_a_write_stopped_by_the_timeout_mid_insert_keeps_nothing(hurried, client, world, slow_inserts, monkeypatch, count):
+async def test_a_write_already_committing_when_time_runs_out_is_finished_and_acknowledged(hurried, client, world, slow_inserts, monkeypatch, count):
+    """A commit cannot be split (it may carry other requests' records): the
+    request waits for it and says what happened, never TIMEOUT for a stored record."""
     batch = [{"customer": c, "amount": 1} for c in "abc"[:count]]
     variables = {"endpoint": world.a.orders, "data": batch[0] if count == 1 else batch}
-    _timed_out(await gql(hurried, world.a.keys["test"], CREATE if count == 1 else CREATE_MANY, variables))
-    assert await Record.all().count() == 0
+    response = await gql(hurried, world.a.keys["test"], CREATE if count == 1 else CREATE_MANY, variables)
+    assert response.status_code == 200 and "errors" not in response.json(), response.json()
+    answered = response.json()["data"]["createRecord" if count == 1 else "createRecords"]
+    ids = sorted(r["id"] for r in (answered if count > 1 else [answered]))
+    assert sorted(await Record.all().values_list("id", flat=True)) == ids
     # The connection is usable afterwards: no transaction was left open on it.
     monkeypatch.undo()
     response = await gql(client, world.a.keys["test"], CREATE_MANY, {"endpoint": world.a.orders, "data": batch})
     assert response.status_code == 200 and "errors" not in response.json(), response.json()
-    assert await Record.all().count() == count
+    assert await Record.all().count() == 2 * count
+
+
+@sqlite_only("the stall is injected into aiosqlite's insert")
+async def test_a_write_whose_time_runs_out_while_waiting_for_a_commit_keeps_nothing(hurried, client, world, monkeypatch):
+    """Another request's commit is stalled; this one's rows wait for the next
+    commit, its time runs out there: TIMEOUT, and its record is never written."""
+    written, original = asyncio.Event(), aiosqlite.Connection.execute_insert
+
+    async def stalling(self, *args, **kwargs):
+        result = await original(self, *args, **kwargs)
+        written.set()
+        await asyncio.sleep(SLOW)
+        return result
+
+    monkeypatch.setattr(aiosqlite.Connection, "execute_insert", stalling)
+    first = asyncio.create_task(gql(client, world.a.keys["test"], CREATE, {"endpoint": world.a.orders, "data": {"customer": "first", "amount": 1}}))
+    await written.wait()  # the first commit has begun: its row is written, not committed
+    _timed_out(await gql(hurried, world.a.keys["test"], CREATE, {"endpoint": world.a.orders, "data": {"customer": "late", "amount": 2}}))
+    response = await first
+    assert response.status_code == 200 and "errors" not in response.json(), response.json()
+    assert await Record.all().values_list("data", flat=True) == [{"customer": "first", "amount": 1}]
 
 
 async def test_a_request_within_the_timeout_is_not_stopped(client, world, slow_inserts):
