@@ -8,10 +8,13 @@ fail when a model changed without its migration.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import sqlite3
+import weakref
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.context import TortoiseContext
 from tortoise.migrations.api import migrate as migrate_api
 from tortoise.migrations.autodetector import MigrationAutodetector
@@ -100,3 +103,52 @@ async def make_migrations(settings: Settings, name: str | None = None) -> list[s
             writer.name = f"{number}_{name}"
         paths.append(str(writer.write()))
     return paths
+
+
+# --- small reads on the event loop's own thread (SQLite) ----------------------
+
+
+class LoopReader:
+    """A read-only sqlite3 connection used directly on the event loop's thread.
+
+    Why: each statement through aiosqlite is a trip to its thread and back,
+    about 200 µs here, while the indexed SELECT that verifies a key takes about
+    20 µs. Blocking the loop for 20 µs is cheaper than the trip. Only in WAL
+    mode, where a reader never waits for a writer; it reads in autocommit, so
+    every statement sees everything committed before it (a key deactivated by
+    any connection or process is refused on the very next request).
+    """
+
+    def __init__(self, path: str) -> None:
+        # timeout 0: never hold the loop; a busy database (WAL recovery) is
+        # read through aiosqlite instead (`rows` returns None).
+        self.connection = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=0, isolation_level=None)
+
+    def rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]] | None:
+        try:
+            return self.connection.execute(sql, params).fetchall()
+        except sqlite3.OperationalError:
+            return None
+
+
+_readers: weakref.WeakKeyDictionary[BaseDBAsyncClient, LoopReader | None] = weakref.WeakKeyDictionary()
+
+
+def loop_reader(client: BaseDBAsyncClient) -> LoopReader | None:
+    """The LoopReader of a SQLite file in WAL mode, made on first use; None for anything else."""
+    if client in _readers:
+        return _readers[client]
+    path = getattr(client, "filename", None)
+    reader = None
+    if client.capabilities.dialect == "sqlite" and path and path != ":memory:":
+        candidate = LoopReader(path)
+        try:
+            wal = candidate.connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        except sqlite3.Error:
+            wal = False
+        if wal:
+            reader = candidate
+        else:
+            candidate.connection.close()
+    _readers[client] = reader
+    return reader

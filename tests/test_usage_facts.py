@@ -16,6 +16,7 @@ import pytest
 from tortoise.context import require_context
 
 from server import keys
+from server.db import LoopReader
 from server.models import ApiKey, ClientDay, UsageDay, UsageMonth, UsageShape
 from server.policy import OPERATOR, Permission
 from server.services import keys as key_service
@@ -332,6 +333,8 @@ async def test_malformed_and_unknown_keys_cost_no_query_beyond_the_lookup_and_co
             return run
 
         monkeypatch.setattr(kind, name, counted(getattr(kind, name)))
+    read_on_loop = LoopReader.rows
+    monkeypatch.setattr(LoopReader, "rows", lambda self, sql, params: statements.append(sql) or read_on_loop(self, sql, params))
     real = world.a.keys["test"]
     for malformed in ("not-a-key", real[:-1] + ("A" if real[-1] != "A" else "B"), real + "0"):
         assert (await gql(client, malformed, VIEWER)).status_code == 401

@@ -1,7 +1,8 @@
 """Verifying a presented collaboration key: the check every partner request starts with.
 
 Cheapest first, and the first failure decides: shape and checksum (no
-database), then one indexed SELECT by hash, then active, archived, expiry and
+database), then one indexed SELECT by hash (on SQLite read directly on the
+event loop's thread: db.LoopReader), then active, archived, expiry and
 the grace period of a rolled secret. The SELECT is written out once rather
 than built by the ORM on every request: building it cost ~0.8 ms, more than
 everything else a createRecord does. There is no cache of keys, so a
@@ -15,11 +16,13 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
+from tortoise.backends.base.client import TransactionalDBClient
 from tortoise.context import require_context
 
 from server import keys
+from server.db import loop_reader
 from server.errors import KeyDisabled, KeyExpired, Unauthenticated
-from server.fields import FieldDefinition, parse_definitions
+from server.fields import parse_definitions
 from server.keys import Environment
 from server.policy import KeyPrincipal, Permission, RowScope
 from server.services.usage import identified
@@ -58,7 +61,24 @@ async def principal_for(presented: str, secret: str, now: datetime) -> KeyPrinci
         raise identified(KeyExpired(), key_id)
     if key_hash != presented_hash and (previous_expires is None or _time(previous_expires) <= now):
         raise identified(KeyExpired("This key was rolled and its old secret no longer works: use the new one."), key_id)
-    readable, writable = _json(readable), _json(writable)
+    return _principal(
+        key_id, workspace_id, partner_id, partner_name, endpoint_id, endpoint_name, _text(endpoint_fields),
+        environment, _text(permissions), _text(readable), _text(writable), row_scope, rate_limit,
+    )  # fmt: skip
+
+
+@lru_cache(maxsize=4096)
+def _principal(
+    key_id: str, workspace_id: str, partner_id: str, partner_name: str, endpoint_id: str, endpoint_name: str, endpoint_fields: str,
+    environment: str, permissions: str, readable: str | None, writable: str | None, row_scope: str, rate_limit: int | None,
+) -> KeyPrincipal:
+    """The principal of a key row's values, built once per distinct row.
+
+    Only parsing is saved (JSON, enums, sets: a visible share of a small
+    request): the row itself is read on every request, so a change to the
+    key is a different row and is seen at once.
+    """
+    readable_fields, writable_fields = _json(readable), _json(writable)
     return KeyPrincipal(
         key_id=key_id,
         workspace_id=workspace_id,
@@ -66,11 +86,11 @@ async def principal_for(presented: str, secret: str, now: datetime) -> KeyPrinci
         partner_name=partner_name,
         endpoint_id=endpoint_id,
         endpoint_name=endpoint_name,
-        endpoint_fields=_definitions(endpoint_fields if isinstance(endpoint_fields, str) else orjson.dumps(endpoint_fields).decode()),
+        endpoint_fields=tuple(parse_definitions(orjson.loads(endpoint_fields))),
         environment=Environment(environment),
-        permissions=frozenset(Permission(p) for p in _json(permissions)),
-        readable_fields=None if readable is None else frozenset(readable),
-        writable_fields=None if writable is None else frozenset(writable),
+        permissions=frozenset(Permission(p) for p in orjson.loads(permissions)),
+        readable_fields=None if readable_fields is None else frozenset(readable_fields),
+        writable_fields=None if writable_fields is None else frozenset(writable_fields),
         row_scope=RowScope(row_scope),
         rate_limit=rate_limit,
     )
@@ -80,18 +100,21 @@ async def _lookup(presented_hash: str) -> tuple[Any, ...] | None:
     connection = require_context().db()
     one, two = _PLACEHOLDERS[connection.capabilities.dialect]
     params = [presented_hash] if one == two and one.startswith("$") else [presented_hash, presented_hash]
-    _, rows = await connection.execute_query(_SQL.format(one=one, two=two), params)
+    sql = _SQL.format(one=one, two=two)
+    reader = None if isinstance(connection, TransactionalDBClient) else loop_reader(connection)
+    rows = reader.rows(sql, params) if reader is not None else None
+    if rows is None:
+        _, rows = await connection.execute_query(sql, params)
     return tuple(rows[0]) if rows else None
 
 
-@lru_cache(maxsize=1024)
-def _definitions(stored: str) -> tuple[FieldDefinition, ...]:
-    """An endpoint's parsed fields, cached by their stored text: an edit is a new text."""
-    return tuple(parse_definitions(orjson.loads(stored)))
+def _text(value: Any) -> Any:
+    """JSON columns as text (SQLite gives text, asyncpg may give parsed values): hashable, for the cache."""
+    return value if value is None or isinstance(value, str) else orjson.dumps(value).decode()
 
 
-def _json(value: Any) -> Any:
-    return orjson.loads(value) if isinstance(value, (str, bytes)) else value
+def _json(value: str | None) -> Any:
+    return None if value is None else orjson.loads(value)
 
 
 def _time(value: datetime | str) -> datetime:
