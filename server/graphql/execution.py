@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, StringValueNode, Visitor, execute, parse, specified_rules, validate, visit
 from graphql.validation import ASTValidationRule
 from strawberry.execution import optimized_is_awaitable
@@ -32,6 +33,7 @@ from strawberry.types.graphql import OperationType
 from strawberry.utils.operation import get_operation_type
 
 from server.errors import ValidationFailed
+from server.graphql import fast_path
 
 CACHED_DOCUMENTS = 256
 
@@ -45,6 +47,15 @@ NO_NUL = "Text may not contain the NUL character (U+0000)."
 class Prepared:
     document: DocumentNode | None  # None: it did not parse
     errors: tuple[GraphQLError, ...]  # parse or validation errors
+    plan: fast_path.Plan | None = None  # a valid createRecord(s) of the direct path's shape
+
+
+@dataclass(frozen=True, slots=True)
+class FastPath:
+    """What the direct path needs from the schema (built in schema.py)."""
+
+    plain_attributes: dict[str, str]  # the result type's plain fields: GraphQL name -> attribute
+    creators: dict[str, fast_path.Create]  # root field -> the function its resolver calls
 
 
 class Executor:
@@ -55,8 +66,10 @@ class Executor:
         *,
         max_tokens: int,
         execution_context_class: type[Any],
+        fast: FastPath | None = None,
     ) -> None:
         self.schema = schema
+        self.fast = fast
         # The order strawberry uses: graphql-core's rules, the extra ones, then its own two.
         self.rules = (*specified_rules, *rules, MaybeNullValidationRule, OneOfInputValidationRule)
         self.max_tokens = max_tokens
@@ -74,7 +87,8 @@ class Executor:
         nul = _nul_string(document)
         if nul is not None:
             errors.append(GraphQLError(NO_NUL, nul, original_error=ValidationFailed(NO_NUL)))
-        return Prepared(document, tuple(errors))
+        plan = None if errors or self.fast is None else fast_path.plan_for(self.schema, document, self.fast.plain_attributes)
+        return Prepared(document, tuple(errors), plan)
 
     async def execute(
         self,
@@ -97,6 +111,10 @@ class Executor:
             return ExecutionResult(data=None, errors=list(prepared.errors))
         if variable_values and _has_nul(variable_values):
             return ExecutionResult(data=None, errors=[GraphQLError(NO_NUL, original_error=ValidationFailed(NO_NUL))])
+        if prepared.plan is not None and self.fast is not None:
+            direct = await fast_path.run(prepared.plan, variable_values, operation_name, context_value, self.fast.creators[prepared.plan.root_field])
+            if direct is not None:
+                return direct
         result = execute(
             self.schema,
             prepared.document,
@@ -128,11 +146,23 @@ def _nul_string(document: DocumentNode) -> StringValueNode | None:
     return finder.found
 
 
-def _has_nul(value: Any) -> bool:
+def _has_nul(variables: dict[str, Any]) -> bool:
+    # orjson writes U+0000 as \u0000: most requests hold none, and that is
+    # found in C; a match (perhaps only an escaped backslash before "u0000")
+    # is settled by the walk.
+    try:
+        if b"\\u0000" not in orjson.dumps(variables):
+            return False
+    except orjson.JSONEncodeError:
+        pass
+    return _holds_nul(variables)
+
+
+def _holds_nul(value: Any) -> bool:
     if isinstance(value, str):
         return NUL in value
     if isinstance(value, dict):
-        return any(NUL in k or _has_nul(v) for k, v in value.items())
+        return any(NUL in k or _holds_nul(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+        return any(_holds_nul(v) for v in value)
     return False

@@ -22,19 +22,11 @@ from server.services import records
 class RecordMutation:
     @strawberry.mutation(description="Send one record to an endpoint. Needs CREATE; only the key's writable fields.")
     async def create_record(self, info: Info, endpoint: strawberry.ID, data: JSON) -> Record:
-        ctx = info.context
-        with ctx.key_usage.counting(ctx.principal, Permission.CREATE, written(ctx.principal, [data])):
-            row = await records.create_record(ctx.principal, endpoint, data, max_bytes=ctx.settings.max_record_bytes)
-        return Record.from_row(row)
+        return await create_one(info.context, endpoint, data)
 
     @strawberry.mutation(description="Send up to 1,000 records at once: all are saved, or none. Needs CREATE.")
     async def create_records(self, info: Info, endpoint: strawberry.ID, data: list[JSON]) -> list[Record]:
-        ctx, settings = info.context, info.context.settings
-        with ctx.key_usage.counting(ctx.principal, Permission.CREATE, written(ctx.principal, data)):
-            rows = await records.create_records(
-                ctx.principal, endpoint, data, max_bytes=settings.max_record_bytes, max_count=settings.max_batch_records
-            )
-        return [Record.from_row(row) for row in rows]
+        return await create_many(info.context, endpoint, data)
 
     @strawberry.mutation(description="Merge the given fields into a record (null removes an optional field). Needs UPDATE.")
     async def update_record(self, info: Info, id: strawberry.ID, data: JSON) -> Record:
@@ -48,6 +40,21 @@ class RecordMutation:
         ctx = info.context
         with ctx.key_usage.counting(ctx.principal, Permission.DELETE):
             return strawberry.ID(await records.delete_record(ctx.principal, id))
+
+
+async def create_one(ctx: Any, endpoint: str, data: Any) -> Record:
+    """createRecord's work, also called by the direct path (graphql/fast_path.py)."""
+    with ctx.key_usage.counting(ctx.principal, Permission.CREATE, written(ctx.principal, [data])):
+        row = await records.create_record(ctx.principal, endpoint, data, max_bytes=ctx.settings.max_record_bytes)
+    return Record.from_row(row)
+
+
+async def create_many(ctx: Any, endpoint: str, data: list[Any]) -> list[Record]:
+    """createRecords' work, also called by the direct path."""
+    settings = ctx.settings
+    with ctx.key_usage.counting(ctx.principal, Permission.CREATE, written(ctx.principal, data)):
+        rows = await records.create_records(ctx.principal, endpoint, data, max_bytes=settings.max_record_bytes, max_count=settings.max_batch_records)
+    return [Record.from_row(row) for row in rows]
 
 
 def written(principal: Principal, batch: Iterable[Any]) -> set[str]:
