@@ -20,7 +20,7 @@ import strawberry
 from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
 from server.auth import authenticate
@@ -122,6 +122,10 @@ class GraphQLEndpoint:
                 operation_name=operation_name,
                 allowed_operation_types=allowed,
             )
+        except CannotGetOperationTypeError:
+            # operationName names no operation of the document: the request's fault.
+            message = f"The document has no operation named '{operation_name}'."
+            return _respond({"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]}, 400, media_type, request_id)
         except InvalidOperationTypeError:
             response = _respond({"errors": [{"message": "Only queries may be sent with GET; use POST.", "extensions": {"code": "BAD_REQUEST"}}]}, 405, media_type, request_id)
             response.headers["allow"] = "POST"
