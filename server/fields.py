@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -76,6 +77,8 @@ class FieldDefinition:
                 return "must be an integer"
             return _out_of_range(value) or self._check_range(value)
         if kind is FieldType.NUMBER:
+            if type(value) is float:  # the common case first: JSON numbers with a fraction
+                return self._check_range(value) if math.isfinite(value) else "must be a finite number"
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 return "must be a number"
             if isinstance(value, float) and not math.isfinite(value):
@@ -97,6 +100,8 @@ class FieldDefinition:
         return None
 
     def _check_range(self, value: float) -> str | None:
+        if self.min is None and self.max is None:
+            return None
         if self.min is not None and value < self.min:
             return f"must be at least {_number(self.min)}"
         if self.max is not None and value > self.max:
@@ -206,6 +211,12 @@ def parse_spec(spec: str) -> dict[str, Any]:
     return {"name": parts[0], "type": parts[1], "required": len(parts) == 3}
 
 
+@lru_cache(maxsize=1024)
+def _index(definitions: tuple[FieldDefinition, ...]) -> tuple[dict[str, FieldDefinition], tuple[str, ...]]:
+    """An endpoint's fields by name, and its required ones in order: once per distinct set (records are checked by the hundred)."""
+    return {d.name: d for d in definitions}, tuple(d.name for d in definitions if d.required)
+
+
 def check_record(definitions: Sequence[FieldDefinition], data: Any, *, partial: bool = False) -> dict[str, Any]:
     """The record as it will be stored, or ValidationFailed with every problem.
 
@@ -215,7 +226,7 @@ def check_record(definitions: Sequence[FieldDefinition], data: Any, *, partial: 
     """
     if not isinstance(data, dict):
         raise ValidationFailed("A record must be a JSON object.", fields={"data": "must be a JSON object"})
-    by_name = {d.name: d for d in definitions}
+    by_name, required = _index(tuple(definitions))
     problems: dict[str, str] = {}
     clean: dict[str, Any] = {}
     for name, value in data.items():
@@ -232,9 +243,9 @@ def check_record(definitions: Sequence[FieldDefinition], data: Any, *, partial: 
         else:
             clean[name] = value
     if not partial:
-        for definition in definitions:
-            if definition.required and definition.name not in clean and definition.name not in problems:
-                problems[definition.name] = "is required"
+        for name in required:
+            if name not in clean and name not in problems:
+                problems[name] = "is required"
     if problems:
         raise ValidationFailed("The data does not fit the endpoint's fields.", fields=problems)
     return clean
