@@ -3,13 +3,12 @@
 A plain Starlette route on uvicorn (1 worker, uvloop + httptools, no access log),
 doing what threemin's `createRecord` must do and nothing more:
 
-- the same key check: `server.services.keys.principal_for` with the same secret,
+- the same key check: `server.services.verification.principal_for` with the same secret,
   on the same database (opened with `server.db.open_database(settings,
   migrate=False, global_fallback=True)` in the lifespan);
-- the same policy checks (endpoint, CREATE) and the same validation:
-  `server.fields.check_record` against the principal's endpoint fields, and the
-  record size limit;
-- the same insert: tortoise `Record.create`;
+- the same policy checks (endpoint, CREATE), validation, record size limit and
+  insert: `server.services.records.create_record`, the function createRecord's
+  resolver calls (so its insert joins a shared group commit, as threemin's does);
 
 and answers `{"id": "rec_…"}`. It reads the same THREEMIN_* settings as
 `threemin serve` (so the same SQLite file and secret file).
@@ -38,12 +37,9 @@ from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from server import policy
 from server.db import open_database
-from server.errors import BadRequest, PayloadTooLarge, ThreeminError, Unauthenticated
-from server.fields import check_record
-from server.models import Record
-from server.policy import Permission
+from server.errors import BadRequest, ThreeminError, Unauthenticated
+from server.services import records
 from server.services.verification import principal_for
 from server.settings import Settings, resolve_secret_key
 
@@ -70,23 +66,13 @@ def create_app(settings: Settings) -> Starlette:
                 raise BadRequest("The body is not valid JSON.") from None
             if not isinstance(body, dict):
                 raise BadRequest("The body must be a JSON object.")
-            policy.require_endpoint(principal, body.get("endpoint"))
-            policy.require(principal, Permission.CREATE)
-            policy.check_writable(principal, body.get("data"))
-            clean = check_record(principal.endpoint_fields, body.get("data"))
-            if len(orjson.dumps(clean)) > settings.max_record_bytes:
-                raise PayloadTooLarge()
-            record = await Record.create(
-                endpoint_id=principal.endpoint_id,
-                environment=principal.environment.value,
-                partner_id=principal.partner_id,
-                key_id=principal.key_id,
-                data=clean,
-            )
+            # The very function createRecord's resolver calls: the same policy
+            # checks, validation, size limit and insert (a shared group commit).
+            row = await records.create_record(principal, body.get("endpoint"), body.get("data"), max_bytes=settings.max_record_bytes)
         except ThreeminError as error:
             status = error.status if error.status != 200 else 400
             return _json({"error": error.as_extensions()["code"], "message": error.message}, status)
-        return _json({"id": record.id})
+        return _json({"id": row.id})
 
     async def health(request: Request) -> Response:
         return _json({"ok": True})
