@@ -31,7 +31,10 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def refuse_key_in_url(request: HTTPConnection) -> None:
-    if KEY_IN_URL.search(unquote_plus(request.url.query)):
+    # The raw query string (what request.url.query gives, without building a URL
+    # object for every partner request).
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    if query and KEY_IN_URL.search(unquote_plus(query)):
         raise Unauthenticated(
             "Keys are accepted only in the 'Authorization: Bearer' header, never in a URL. "
             "If you sent a real key this way, treat it as leaked and replace it."

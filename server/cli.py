@@ -36,7 +36,7 @@ from server.errors import NotFound, ThreeminError, ValidationFailed
 from server.fields import parse_spec
 from server.keys import Environment
 from server.models import Membership, Workspace
-from server.observability.logs import log_config
+from server.observability.logs import lean_log_records, log_config
 from server.observability.metrics import clear_multiprocess_dir
 from server.policy import OPERATOR, Role
 from server.services import accounts, audit, idle, members, workspaces
@@ -84,6 +84,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         print(SQLITE_ONE_WORKER, file=sys.stderr)
         return 2
     settings = resolve_secret_key(settings.replace(host=args.host or settings.host, port=args.port or settings.port))
+    lean_log_records()
     logging.config.dictConfig(log_config(settings))  # JSON (or text) lines from the first one, migrations included
     clear_multiprocess_dir()  # before any worker counts: see observability/metrics.py
     asyncio.run(_announce_setup_link(settings))
@@ -113,6 +114,8 @@ SQLITE_ONE_WORKER = (
 def worker_app() -> Any:
     """The app of one `serve --workers N` worker process (uvicorn's factory)."""
     from server.app import create_app
+
+    lean_log_records()  # a worker is a new interpreter
 
     return create_app(resolve_secret_key(Settings.from_env(), create=False))
 

@@ -28,7 +28,7 @@ from server.app import create_app
 from server.keys import Environment
 from server.models import ApiKey
 from server.observability import health
-from server.observability.logs import JsonFormatter, RequestIdFilter
+from server.observability.logs import JsonFormatter, RequestIdFilter, lean_log_records
 from server.observability.metrics import root_fields
 from server.settings import Settings
 from tests.conftest import CREATE, ORDER, error_codes, gql, key_id
@@ -272,7 +272,12 @@ def json_lines() -> Iterator[io.StringIO]:
         root.setLevel(level)
 
 
-async def test_log_lines_are_json_with_the_request_id(client, world, json_lines, monkeypatch):
+@pytest.mark.parametrize("lean", [False, True], ids=["full records", "lean records (serve)"])
+async def test_log_lines_are_json_with_the_request_id(client, world, json_lines, monkeypatch, lean):
+    if lean:  # as `threemin serve` runs: what lean_log_records skips is printed by no line
+        for name in ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing", "logAsyncioTasks"):
+            monkeypatch.setattr(logging, name, getattr(logging, name, True), raising=False)  # restored after the test
+        lean_log_records()
     await gql(client, world.a.keys["test"], "{ viewer { kind } }", **{"X-Request-Id": "first-request"})
 
     async def broken(*args, **kwargs):

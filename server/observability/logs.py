@@ -53,6 +53,20 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line, default=str).decode()
 
 
+def lean_log_records() -> None:
+    """Skip what every log record gathers and no line of ours prints.
+
+    The logging HOWTO's "Optimization" table: the caller's file and line
+    (a stack walk), thread, process and task names. The access log writes a
+    line per request, and gathering these cost about a tenth of a createRecord.
+    """
+    logging._srcfile = None  # type: ignore[attr-defined]  # no findCaller: no %(pathname)s/%(lineno)d in our formats
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging.logAsyncioTasks = False  # type: ignore[attr-defined]  # Python 3.12+; harmless before
+
+
 def log_config(settings: Settings) -> dict[str, Any]:
     level = settings.log_level.upper()
     formatter = {"()": JsonFormatter} if settings.log_format == "json" else {"format": TEXT_FORMAT}
