@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 
 from strawberry.dataloader import DataLoader
 
@@ -33,8 +34,20 @@ async def _uses_30_days(ids: Sequence[str]) -> list[int]:
 
 
 class Loaders:
-    def __init__(self) -> None:
-        self.partner = DataLoader(load_fn=_partners)
-        self.endpoint = DataLoader(load_fn=_endpoints)
-        self.user = DataLoader(load_fn=_users)
-        self.uses_30_days = DataLoader(load_fn=_uses_30_days)
+    """Made on first use: most requests (a partner's createRecord) need none of them."""
+
+    @cached_property
+    def partner(self) -> DataLoader[str, Partner | None]:
+        return DataLoader(load_fn=_partners)
+
+    @cached_property
+    def endpoint(self) -> DataLoader[str, Endpoint | None]:
+        return DataLoader(load_fn=_endpoints)
+
+    @cached_property
+    def user(self) -> DataLoader[str, User | None]:
+        return DataLoader(load_fn=_users)
+
+    @cached_property
+    def uses_30_days(self) -> DataLoader[str, int]:
+        return DataLoader(load_fn=_uses_30_days)

@@ -358,3 +358,34 @@ async def test_a_sign_in_with_a_malformed_email_is_logged_too(world, people, set
         await accounts.sign_in("not an email", "whatever it is", settings, Actor("-", "198.51.100.7", "Mozilla/5.0 test"))
     rows = await AuditEvent.filter(action="user.sign_in_failed").values("workspace_id", "ip", "user_agent")
     assert rows == [{"workspace_id": None, "ip": "198.51.100.7", "user_agent": "Mozilla/5.0 test"}]
+
+
+async def test_listing_keys_with_their_partner_and_endpoint_costs_the_same_queries_for_few_or_many(client, world, people, monkeypatch):
+    """DataLoaders (made per request, on first use) batch each kind of object into one query."""
+    statements: list[str] = []
+    kind = type(require_context().db())
+    original = kind.execute_query
+
+    async def counted(self, query, *args, **kwargs):
+        statements.append(query)
+        return await original(self, query, *args, **kwargs)
+
+    query = "query($w: ID!) { workspace(id: $w) { keys { id partner { name } endpoint { name } } } }"
+
+    async def listed() -> int:
+        statements.clear()
+        monkeypatch.setattr(kind, "execute_query", counted)
+        try:
+            body = (await gql_as(client, people.owner.token, query, {"w": world.a.workspace})).json()
+        finally:
+            monkeypatch.setattr(kind, "execute_query", original)
+        assert "errors" not in body, body
+        return len(body["data"]["workspace"]["keys"])
+
+    few = await listed()
+    cost_few = len(statements)
+    assert cost_few >= 3  # keys, partners, endpoints at least: the count sees the queries
+    for _ in range(9):
+        await issue(world.a, partner=world.a.globex, endpoint=world.a.leads)
+    assert await listed() == few + 9
+    assert len(statements) == cost_few
