@@ -7,13 +7,17 @@ the shared commit uses one pooled connection.
 from __future__ import annotations
 
 import asyncio
+import weakref
+from datetime import UTC, datetime
 
 import pytest
 from tortoise.context import require_context
+from tortoise.exceptions import OperationalError
 
 from server.models import Record
 from server.services import group_commit
 from server.services.group_commit import GroupCommit, group_for
+from server.services.records import _INSERT, _PLACEHOLDERS
 from tests.conftest import CREATE_ID_ONLY, CREATE_MANY, gql
 
 
@@ -74,3 +78,54 @@ async def test_a_group_is_kept_per_database_client(db):
     connection = require_context().db()
     assert group_for(connection, "INSERT 1") is group_for(connection, "INSERT 1")
     assert group_for(connection, "INSERT 1") is not group_for(connection, "INSERT 2")
+
+
+def _rows(world, names: list[str], when: str) -> list[list]:
+    return [[name, world.a.orders, "test", world.a.acme, None, '{"customer": "x", "amount": 1}', when, when] for name in names]
+
+
+async def test_a_failure_that_is_not_a_rows_fault_fails_the_group_at_once(db, world, monkeypatch):
+    """The database locked or gone: nothing of the group was stored, every call hears so
+    from the one attempt (retrying each alone would keep them past their timeout)."""
+    attempts: list[int] = []
+
+    async def locked(self, rows):
+        attempts.append(len(rows))
+        await asyncio.sleep(0.01)
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(GroupCommit, "_commit", locked)
+    group = group_for(require_context().db(), "INSERT (failing)")
+    results = await asyncio.gather(*(group.insert([[n]]) for n in range(5)), return_exceptions=True)
+    assert all(isinstance(result, OperationalError) for result in results)
+    assert attempts == [5]  # one shared attempt, no retry of each call alone
+
+
+async def test_a_stopped_committer_leaves_nothing_behind_and_the_next_insert_works(db, world, monkeypatch):
+    connection = require_context().db()
+    when = "2026-01-01 00:00:00+00:00" if connection.capabilities.dialect == "sqlite" else datetime(2026, 1, 1, tzinfo=UTC)
+    group = GroupCommit(weakref.ref(connection), _INSERT.format(_PLACEHOLDERS[connection.capabilities.dialect]))
+    entered, release = asyncio.Event(), asyncio.Event()
+    original = GroupCommit._commit
+
+    async def stalled(self, rows):
+        entered.set()
+        await release.wait()
+        await original(self, rows)
+
+    monkeypatch.setattr(GroupCommit, "_commit", stalled)
+    first = asyncio.create_task(group.insert(_rows(world, ["rec_first"], when)))
+    await entered.wait()
+    waiting = asyncio.create_task(group.insert(_rows(world, ["rec_waiting"], when)))
+    await asyncio.sleep(0)
+    assert group.running is not None
+    group.running.cancel()  # the server shutting down mid-commit
+    for task in (first, waiting):
+        with pytest.raises(group_commit.CommitStopped):
+            await task
+    assert group.pending == [] and group.running is None
+
+    monkeypatch.setattr(GroupCommit, "_commit", original)
+    await group.insert(_rows(world, ["rec_after"], when))
+    stored = set(await Record.all().values_list("id", flat=True))
+    assert "rec_after" in stored and "rec_waiting" not in stored and "rec_first" not in stored

@@ -53,7 +53,7 @@ def request_id_from(header: bytes | None) -> str:
     return secrets.token_hex(8)
 
 
-def begin(info: RequestInfo) -> Any:
+def begin(info: RequestInfo | None) -> Any:
     return _current.set(info)
 
 

@@ -9,8 +9,11 @@ inserts that arrive while it runs go together into the next one, in a single
 `executemany`.
 
 What each caller can rely on:
-- all or nothing per call: if a shared commit fails, every call in it is
-  retried alone, so one bad call never fails the others;
+- all or nothing per call: if a shared commit fails because of a row (an
+  integrity error), every call in it is retried alone, so one bad call never
+  fails the others; any other failure (the database locked or gone) fails the
+  whole group at once, since nothing of it was stored and retrying one by one
+  would keep callers waiting far past their timeout;
 - acknowledged means committed: `insert` returns only after the COMMIT;
 - a request stopped (its timeout) while its rows still wait has written
   nothing and never will; once its rows are in a commit that is running, the
@@ -31,12 +34,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+
+from server.observability.request_info import begin
 
 log = logging.getLogger("threemin.records")
 
 
 class CommitStopped(Exception):
-    """The committing task itself was stopped (the server shutting down): the transaction rolled back."""
+    """The committing task itself was stopped (the server shutting down) before it finished.
+
+    The rows may or may not be stored: a COMMIT already sent completes in the
+    database whatever happens to the task that sent it.
+    """
 
 
 @dataclass(slots=True)
@@ -48,7 +58,7 @@ class _Call:
 
 @dataclass(slots=True)
 class GroupCommit:
-    client: BaseDBAsyncClient
+    client_ref: weakref.ref[BaseDBAsyncClient]  # weak: the registry below is keyed by the client
     sql: str
     pending: list[_Call] = field(default_factory=list)
     running: asyncio.Task[None] | None = None
@@ -67,6 +77,7 @@ class GroupCommit:
             await _outlast_cancellation(call.done)
 
     async def _commit_while_pending(self) -> None:
+        begin(None)  # this task's own copy of the context: its log lines belong to no request
         group: list[_Call] = []
         try:
             while self.pending:
@@ -76,35 +87,51 @@ class GroupCommit:
                 await self._commit_group(group)
         finally:
             self.running = None
-            for call in (*group, *self.pending):  # only if this task itself was stopped
+            stopped, self.pending = [*group, *self.pending], []
+            for call in stopped:  # only if this task itself was stopped
                 if not call.done.done():
-                    call.done.set_exception(CommitStopped("The server stopped before this write was committed; nothing was stored."))
+                    call.done.set_exception(CommitStopped("The server stopped while this write was being committed; it may not be stored."))
 
     async def _commit_group(self, group: list[_Call]) -> None:
         try:
             await self._commit([row for call in group for row in call.values])
-        except Exception as error:
+        except IntegrityError as error:
             if len(group) == 1:
-                group[0].done.set_exception(error)
+                _settle(group[0], error)
                 return
-            log.warning("a shared commit of %d calls failed (%s); retrying each alone", len(group), type(error).__name__)
+            log.warning("a shared commit of %d calls broke a constraint; retrying each alone", len(group))
             for call in group:
                 try:
                     await self._commit(call.values)
                 except Exception as alone:
-                    call.done.set_exception(alone)
+                    _settle(call, alone)
                 else:
-                    call.done.set_result(None)
+                    _settle(call, None)
+        except Exception as error:
+            for call in group:  # nothing of the group was stored: the same answer for all
+                _settle(call, error)
         else:
             for call in group:
-                call.done.set_result(None)
+                _settle(call, None)
 
     async def _commit(self, rows: list[list[Any]]) -> None:
-        async with self.client._in_transaction() as connection:
+        client = self.client_ref()
+        if client is None:
+            raise CommitStopped("The database connection was closed; nothing was stored.")
+        async with client._in_transaction() as connection:
             if len(rows) == 1:
                 await connection.execute_insert(self.sql, rows[0])
             else:
                 await connection.execute_many(self.sql, rows)
+
+
+def _settle(call: _Call, error: BaseException | None) -> None:
+    if call.done.done():
+        return
+    if error is None:
+        call.done.set_result(None)
+    else:
+        call.done.set_exception(error)
 
 
 async def _outlast_cancellation(done: asyncio.Future[None]) -> None:
@@ -125,5 +152,5 @@ def group_for(client: BaseDBAsyncClient, sql: str) -> GroupCommit:
     by_sql = _groups.setdefault(client, {})
     group = by_sql.get(sql)
     if group is None:
-        group = by_sql[sql] = GroupCommit(client, sql)
+        group = by_sql[sql] = GroupCommit(weakref.ref(client), sql)
     return group
