@@ -12,7 +12,7 @@ import sqlite3
 import weakref
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.context import TortoiseContext
@@ -120,14 +120,16 @@ class LoopReader:
     """
 
     def __init__(self, path: str) -> None:
-        # timeout 0: never hold the loop; a busy database (WAL recovery) is
-        # read through aiosqlite instead (`rows` returns None).
-        self.connection = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=0, isolation_level=None)
+        # The very path aiosqlite opened (no URI to get wrong), made read-only by
+        # query_only. timeout 0: never hold the loop; a busy database (WAL
+        # recovery) is read through aiosqlite instead (`rows` returns None).
+        self.connection = sqlite3.connect(path, timeout=0, isolation_level=None)
+        self.connection.execute("PRAGMA query_only = ON")
 
     def rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]] | None:
         try:
             return self.connection.execute(sql, params).fetchall()
-        except sqlite3.OperationalError:
+        except sqlite3.Error:
             return None
 
 
@@ -141,14 +143,20 @@ def loop_reader(client: BaseDBAsyncClient) -> LoopReader | None:
     path = getattr(client, "filename", None)
     reader = None
     if client.capabilities.dialect == "sqlite" and path and path != ":memory:":
-        candidate = LoopReader(path)
         try:
-            wal = candidate.connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+            candidate = LoopReader(path)
         except sqlite3.Error:
-            wal = False
-        if wal:
+            candidate = None
+        if candidate is not None and _in_wal_mode(candidate):
             reader = candidate
-        else:
+        elif candidate is not None:
             candidate.connection.close()
     _readers[client] = reader
     return reader
+
+
+def _in_wal_mode(reader: LoopReader) -> bool:
+    try:
+        return reader.connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    except sqlite3.Error:
+        return False

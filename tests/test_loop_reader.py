@@ -15,7 +15,7 @@ from tortoise.context import require_context
 
 from server.db import LoopReader, loop_reader
 from server.models import ApiKey
-from tests.conftest import SECRET, gql, key_id
+from tests.conftest import gql, key_id
 from tests.postgres import ON_POSTGRES, sqlite_only
 
 VIEWER = "{ viewer { kind } }"
@@ -85,5 +85,17 @@ async def test_the_loop_reader_cannot_write(db):
         reader.connection.execute("DELETE FROM api_key")
 
 
-def test_secret_is_the_tests_own():
-    assert SECRET  # the keys above were issued under it (conftest)
+@sqlite_only("the loop reader is SQLite's")
+def test_the_reader_opens_the_path_as_aiosqlite_does_and_gives_up_quietly_on_one_it_cannot(settings, tmp_path):
+    """sqlite:////abs/file gives tortoise the path //abs/file: valid on POSIX, and read alike."""
+    path = settings.database_url.removeprefix("sqlite://")
+    reader = LoopReader("/" + path)
+    assert reader.rows("SELECT count(*) FROM api_key", ()) == [(0,)]
+
+    class Client:  # what loop_reader reads of a tortoise client
+        filename = str(tmp_path / "no such folder" / "threemin.sqlite3")
+
+        class capabilities:
+            dialect = "sqlite"
+
+    assert loop_reader(Client()) is None  # the lookup then goes through aiosqlite
