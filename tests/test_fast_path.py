@@ -184,3 +184,29 @@ async def test_a_batch_is_answered_directly_and_the_same(app, client, world, dir
 async def test_batch_values_that_need_coercion_go_through_graphql_core(app, client, world, direct_answers, data, why):
     direct, _ = await _both_ways(app, client, world.a.keys["test"], BATCH, {"e": world.a.orders, "d": data}, direct_answers)
     assert not direct, why
+
+
+def test_a_guard_added_to_a_direct_root_field_stops_the_schema_from_building(monkeypatch):
+    """The direct path calls the resolver's function itself: a permission class there would be skipped."""
+    from strawberry.permission import BasePermission
+
+    from server.graphql.schema import Mutation, build_schema
+    from server.settings import Settings
+
+    class Never(BasePermission):
+        message = "no"
+
+        def has_permission(self, source, info, **kwargs) -> bool:
+            return False
+
+    field = next(f for f in Mutation.__strawberry_definition__.fields if f.python_name == "create_records")
+    monkeypatch.setattr(field, "permission_classes", [Never])
+    with pytest.raises(RuntimeError, match="create_records"):
+        build_schema(Settings())
+
+
+async def test_a_document_with_no_operation_is_a_bad_request_that_says_so(client, world):
+    body = {"query": "fragment F on Record { id }"}
+    response = await client.post("/graphql", json=body, headers={"Authorization": f"Bearer {world.a.keys['test']}"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["message"] == "The document has no operation."

@@ -123,8 +123,8 @@ class GraphQLEndpoint:
                 allowed_operation_types=allowed,
             )
         except CannotGetOperationTypeError:
-            # operationName names no operation of the document: the request's fault.
-            message = f"The document has no operation named '{operation_name}'."
+            # operationName names no operation of the document (or it has none): the request's fault.
+            message = f"The document has no operation named '{operation_name}'." if operation_name else "The document has no operation."
             return _respond({"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]}, 400, media_type, request_id)
         except InvalidOperationTypeError:
             response = _respond({"errors": [{"message": "Only queries may be sent with GET; use POST.", "extensions": {"code": "BAD_REQUEST"}}]}, 405, media_type, request_id)

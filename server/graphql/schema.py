@@ -70,9 +70,22 @@ def build_schema(settings: Settings) -> Schema:
     schema = Schema(query=Query, mutation=Mutation, config=StrawberryConfig(disable_field_suggestions=True))
     schema.executor = Executor(
         schema._schema, rules, max_tokens=settings.max_tokens, execution_context_class=schema.execution_context_class,
-        fast=FastPath(_plain_attributes(schema, Record), {"createRecord": create_one, "createRecords": create_many}),
+        fast=FastPath(_plain_attributes(schema, Record), _direct_creators(schema)),
     )
     return schema
+
+
+def _direct_creators(schema: strawberry.Schema) -> dict[str, Any]:
+    """The root fields the direct path may answer, with the function each resolver calls.
+
+    The direct path calls these functions itself: a permission class or
+    extension added to either field would be skipped there, so it refuses to start.
+    """
+    creators = {"createRecord": create_one, "createRecords": create_many}
+    for field in Mutation.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+        if schema.config.name_converter.get_graphql_name(field) in creators and (field.permission_classes or field.extensions or field.directives):
+            raise RuntimeError(f"{field.python_name} has guards the direct path (graphql/fast_path.py) would skip")
+    return creators
 
 
 def _plain_attributes(schema: strawberry.Schema, cls: type) -> dict[str, str]:
