@@ -68,7 +68,10 @@ class GraphQLEndpoint:
         """The whole request, reading the body included, within THREEMIN_REQUEST_TIMEOUT_SECONDS.
 
         Past it the request's task is cancelled wherever it waits: a transaction
-        in progress rolls back (records.py writes inside one for this reason).
+        in progress rolls back, and new records still waiting for a shared commit
+        are never written. A new record whose shared commit is already running
+        is the exception: that commit finishes and the request is answered with
+        it (services/group_commit.py), so a TIMEOUT always means nothing was kept.
         """
         deadline = asyncio.timeout(self.settings.request_timeout_seconds or None)
         try:
