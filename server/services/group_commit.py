@@ -72,7 +72,8 @@ class GroupCommit:
             await asyncio.shield(call.done)
         except asyncio.CancelledError:
             if not call.taken:
-                self.pending.remove(call)  # never written
+                if call in self.pending:  # (a stopped committer has already emptied the queue)
+                    self.pending.remove(call)  # never written
                 raise
             await _outlast_cancellation(call.done)
 
