@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from tortoise.context import require_context
 
 from server.app import create_app
 from server.db import apply_migrations, open_database
@@ -79,6 +80,24 @@ def settings(tmp_path, migrated_template, postgres: Databases | None) -> Iterato
 async def db(settings: Settings) -> AsyncIterator[None]:
     async with open_database(settings, migrate=False):
         yield
+
+
+@pytest.fixture
+def sent_statements(db: None, monkeypatch) -> list[str]:
+    """Every statement tortoise sends through the test's database client (SQLite's or PostgreSQL's), in order."""
+    sent: list[str] = []
+    kind = type(require_context().db())
+
+    def recorded(original):
+        async def call(self, query, *args, **kwargs):
+            sent.append(query)
+            return await original(self, query, *args, **kwargs)
+
+        return call
+
+    for name in ("execute_query", "execute_query_dict", "execute_insert", "execute_many", "execute_script"):
+        monkeypatch.setattr(kind, name, recorded(getattr(kind, name)))
+    return sent
 
 
 @pytest_asyncio.fixture

@@ -21,27 +21,12 @@ from tests.postgres import ON_POSTGRES, sqlite_only
 VIEWER = "{ viewer { kind } }"
 
 
-@pytest.fixture
-def aiosqlite_reads(monkeypatch) -> list[str]:
-    """Statements sent through the ordinary (aiosqlite or asyncpg) connection."""
-    sent: list[str] = []
-    kind = type(require_context().db())
-    original = kind.execute_query
-
-    async def counted(self, query, *args, **kwargs):
-        sent.append(query)
-        return await original(self, query, *args, **kwargs)
-
-    monkeypatch.setattr(kind, "execute_query", counted)
-    return sent
-
-
 @sqlite_only("the loop reader is SQLite's")
-async def test_a_key_is_verified_without_a_trip_to_the_database_thread(client, world, aiosqlite_reads):
+async def test_a_key_is_verified_without_a_trip_to_the_database_thread(client, world, sent_statements):
     assert loop_reader(require_context().db()) is not None
     response = await gql(client, world.a.keys["test"], VIEWER)
     assert response.status_code == 200 and response.json()["data"] == {"viewer": {"kind": "KEY"}}
-    assert not [sql for sql in aiosqlite_reads if "api_key" in sql]
+    assert not [sql for sql in sent_statements if "api_key" in sql]
 
 
 async def test_a_key_deactivated_by_another_connection_is_refused_on_its_next_request(client, world, settings):
@@ -59,7 +44,7 @@ async def test_a_key_deactivated_by_another_connection_is_refused_on_its_next_re
 
 
 @sqlite_only("journal modes are SQLite's")
-async def test_without_wal_keys_are_read_through_the_ordinary_connection(client, world, aiosqlite_reads):
+async def test_without_wal_keys_are_read_through_the_ordinary_connection(client, world, sent_statements):
     connection = require_context().db()
     await connection.execute_script("PRAGMA journal_mode = DELETE")
     from server import db
@@ -67,14 +52,14 @@ async def test_without_wal_keys_are_read_through_the_ordinary_connection(client,
     db._readers.pop(connection, None)  # decided again for the new mode
     assert loop_reader(connection) is None
     assert (await gql(client, world.a.keys["test"], VIEWER)).status_code == 200
-    assert [sql for sql in aiosqlite_reads if "api_key" in sql]
+    assert [sql for sql in sent_statements if "api_key" in sql]
 
 
 @sqlite_only("the loop reader is SQLite's")
-async def test_a_read_the_loop_cannot_make_at_once_goes_through_the_ordinary_connection(client, world, aiosqlite_reads, monkeypatch):
+async def test_a_read_the_loop_cannot_make_at_once_goes_through_the_ordinary_connection(client, world, sent_statements, monkeypatch):
     monkeypatch.setattr(LoopReader, "rows", lambda self, sql, params: None)  # as when the file is busy
     assert (await gql(client, world.a.keys["test"], VIEWER)).status_code == 200
-    assert [sql for sql in aiosqlite_reads if "api_key" in sql]
+    assert [sql for sql in sent_statements if "api_key" in sql]
 
 
 @sqlite_only("the loop reader is SQLite's")

@@ -321,19 +321,8 @@ async def test_days_past_400_roll_up_into_months(world):
     assert (await UsageMonth.get(key_id=ident, month=date(2026, 2, 1), operation="create")).allowed == 1012
 
 
-async def test_malformed_and_unknown_keys_cost_no_query_beyond_the_lookup_and_count_nowhere(app, client, world, monkeypatch):
-    statements: list[str] = []
-    kind = type(require_context().db())
-    for name in ("execute_query", "execute_query_dict", "execute_insert", "execute_many", "execute_script"):
-
-        def counted(original):
-            async def run(self, query, *args, **kwargs):
-                statements.append(query)
-                return await original(self, query, *args, **kwargs)
-
-            return run
-
-        monkeypatch.setattr(kind, name, counted(getattr(kind, name)))
+async def test_malformed_and_unknown_keys_cost_no_query_beyond_the_lookup_and_count_nowhere(app, client, world, monkeypatch, sent_statements):
+    statements = sent_statements
     read_on_loop = LoopReader.rows
     monkeypatch.setattr(LoopReader, "rows", lambda self, sql, params: statements.append(sql) or read_on_loop(self, sql, params))
     real = world.a.keys["test"]
