@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from server.db import SQLITE_PRAGMAS  # noqa: E402
 from server.ids import record_id  # noqa: E402
-from server.services.records import _INSERT, _PLACEHOLDERS  # noqa: E402
+from server.services.records import INSERT  # noqa: E402
 
 WORK = ROOT / "bench" / ".work" / "storage"
 
@@ -47,7 +47,7 @@ def main() -> None:
     for name, value in {**SQLITE_PRAGMAS, "foreign_keys": "ON"}.items():
         connection.execute(f"PRAGMA {name}={value}")
     key_id, partner_id = connection.execute("SELECT id, partner_id FROM api_key WHERE environment = 'test' LIMIT 1").fetchone()
-    sql = _INSERT.format(_PLACEHOLDERS["sqlite"])
+    sql = INSERT["sqlite"]
     when = "2026-12-04 23:00:00+00:00"
     started, stored = time.perf_counter(), 0
     for n in range(args.batches):

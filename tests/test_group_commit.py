@@ -17,7 +17,7 @@ from tortoise.exceptions import OperationalError
 from server.models import Record
 from server.services import group_commit
 from server.services.group_commit import GroupCommit, group_for
-from server.services.records import _INSERT, _PLACEHOLDERS
+from server.services.records import INSERT
 from tests.conftest import CREATE_ID_ONLY, CREATE_MANY, gql
 
 
@@ -104,7 +104,7 @@ async def test_a_failure_that_is_not_a_rows_fault_fails_the_group_at_once(db, wo
 async def test_a_stopped_committer_leaves_nothing_behind_and_the_next_insert_works(db, world, monkeypatch):
     connection = require_context().db()
     when = "2026-01-01 00:00:00+00:00" if connection.capabilities.dialect == "sqlite" else datetime(2026, 1, 1, tzinfo=UTC)
-    group = GroupCommit(weakref.ref(connection), _INSERT.format(_PLACEHOLDERS[connection.capabilities.dialect]))
+    group = GroupCommit(weakref.ref(connection), INSERT[connection.capabilities.dialect])
     entered, release = asyncio.Event(), asyncio.Event()
     original = GroupCommit._commit
 

@@ -91,11 +91,11 @@ def _fitted(principal: Principal, data: Any, max_bytes: int, *, where: str) -> d
 # Written out once: the ORM's Record.create builds this statement anew for every
 # record, which cost about as much as the insert itself. A record is known in
 # full before it is written, so nothing is read back.
-_INSERT = (
-    'INSERT INTO "record" ("id", "endpoint_id", "environment", "partner_id", "key_id", "data", "created_at", "updated_at") '
-    "VALUES ({})"
-)
-_PLACEHOLDERS = {"sqlite": ", ".join(["?"] * 8), "postgres": ", ".join(f"${n}" for n in range(1, 9))}
+_INSERT_INTO = 'INSERT INTO "record" ("id", "endpoint_id", "environment", "partner_id", "key_id", "data", "created_at", "updated_at") '
+INSERT = {  # by tortoise dialect
+    "sqlite": _INSERT_INTO + "VALUES (" + ", ".join(["?"] * 8) + ")",
+    "postgres": _INSERT_INTO + "VALUES (" + ", ".join(f"${n}" for n in range(1, 9)) + ")",
+}
 
 
 def _new_rows(principal: KeyPrincipal, cleaned: list[dict[str, Any]]) -> list[RecordRow]:
@@ -115,7 +115,7 @@ async def _insert(principal: KeyPrincipal, rows: list[RecordRow]) -> None:
     """
     connection = require_context().db()
     dialect = connection.capabilities.dialect
-    sql = _INSERT.format(_PLACEHOLDERS[dialect])
+    sql = INSERT[dialect]
     # SQLite keeps times as text in the form str() gives (what the ORM writes
     # and reads back); passing datetimes would lean on sqlite3's deprecated adapter.
     when = str(rows[0].created_at) if dialect == "sqlite" else rows[0].created_at

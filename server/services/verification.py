@@ -32,11 +32,12 @@ _COLUMNS = (
     "k.environment, k.permissions, k.readable_fields, k.writable_fields, k.row_scope, k.active, k.expires_at, "
     "k.key_hash, k.previous_expires_at, k.rate_limit"
 )
-_SQL = (
-    f'SELECT {_COLUMNS} FROM "api_key" k JOIN "partner" p ON p.id = k.partner_id JOIN "endpoint" e ON e.id = k.endpoint_id '
-    "WHERE k.key_hash = {one} OR k.previous_hash = {two}"
-)
-_PLACEHOLDERS = {"sqlite": ("?", "?"), "postgres": ("$1", "$1")}
+_FROM = f'SELECT {_COLUMNS} FROM "api_key" k JOIN "partner" p ON p.id = k.partner_id JOIN "endpoint" e ON e.id = k.endpoint_id '
+# By tortoise dialect: the statement, and how many times the hash is passed to it.
+_LOOKUP = {
+    "sqlite": (_FROM + "WHERE k.key_hash = ? OR k.previous_hash = ?", 2),
+    "postgres": (_FROM + "WHERE k.key_hash = $1 OR k.previous_hash = $1", 1),
+}
 
 
 async def principal_for(presented: str, secret: str, now: datetime) -> KeyPrincipal:
@@ -98,9 +99,8 @@ def _principal(
 
 async def _lookup(presented_hash: str) -> tuple[Any, ...] | None:
     connection = require_context().db()
-    one, two = _PLACEHOLDERS[connection.capabilities.dialect]
-    params = [presented_hash] if one == two and one.startswith("$") else [presented_hash, presented_hash]
-    sql = _SQL.format(one=one, two=two)
+    sql, times = _LOOKUP[connection.capabilities.dialect]
+    params = [presented_hash] * times
     reader = None if isinstance(connection, TransactionalDBClient) else loop_reader(connection)
     rows = reader.rows(sql, params) if reader is not None else None
     if rows is None:
