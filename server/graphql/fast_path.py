@@ -144,10 +144,9 @@ def _plain_fields(
         attribute = plain_attributes.get(name)
         if field is None or attribute is None:
             return None
-        output = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
-        if not isinstance(field.type, GraphQLNonNull) or not isinstance(output, (GraphQLScalarType, GraphQLEnumType)):
+        if not isinstance(field.type, GraphQLNonNull) or not isinstance(field.type.of_type, (GraphQLScalarType, GraphQLEnumType)):
             return None
-        chosen.append((key, attribute, output.serialize))
+        chosen.append((key, attribute, field.type.of_type.serialize))
     return tuple(chosen)
 
 

@@ -83,7 +83,7 @@ def _direct_creators(schema: strawberry.Schema) -> dict[str, Any]:
     """
     creators = {"createRecord": create_one, "createRecords": create_many}
     for field in Mutation.__strawberry_definition__.fields:  # type: ignore[attr-defined]
-        if schema.config.name_converter.get_graphql_name(field) in creators and (field.permission_classes or field.extensions or field.directives):
+        if schema.config.name_converter.get_graphql_name(field) in creators and _guarded(field):
             raise RuntimeError(f"{field.python_name} has guards the direct path (graphql/fast_path.py) would skip")
     return creators
 
@@ -93,5 +93,10 @@ def _plain_attributes(schema: strawberry.Schema, cls: type) -> dict[str, str]:
     return {
         schema.config.name_converter.get_graphql_name(field): field.python_name
         for field in cls.__strawberry_definition__.fields  # type: ignore[attr-defined]
-        if field.base_resolver is None and not field.permission_classes and not field.extensions and not field.directives
+        if field.base_resolver is None and not _guarded(field)
     }
+
+
+def _guarded(field: Any) -> bool:
+    """Whether strawberry runs something around this field (permissions, extensions, directives) that the direct path would not."""
+    return bool(field.permission_classes or field.extensions or field.directives)
